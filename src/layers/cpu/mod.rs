@@ -1,0 +1,63 @@
+//! The fast CPU path: im2col + one large `gemm` (AVX-512 where the processor has it) per
+//! layer, with rayon over the batch and channels for the memory-bound parts.
+//!
+//! These are plain functions on slices; `super::device` wires them into dfdx's tape.
+
+pub mod conv;
+pub mod lrn;
+pub mod pool;
+
+/// `dst[m x n] (+)= a[m x k] * b[k x n]` with explicit row/column strides for `a` and `b`
+/// (so transposes are free) and a row-major `dst` with row stride `dst_rs`.
+///
+/// # Panics
+/// If a stride walks out of a slice (checked before the unsafe call).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn matmul(
+    (m, n, k): (usize, usize, usize),
+    dst: &mut [f32],
+    dst_rs: usize,
+    accumulate: bool,
+    (a, a_rs, a_cs): (&[f32], usize, usize),
+    (b, b_rs, b_cs): (&[f32], usize, usize),
+) {
+    if m == 0 || n == 0 {
+        return;
+    }
+    if k == 0 {
+        if !accumulate {
+            for i in 0..m {
+                dst[i * dst_rs..i * dst_rs + n].fill(0.0);
+            }
+        }
+        return;
+    }
+    assert!((m - 1) * dst_rs + n <= dst.len(), "matmul: dst too small");
+    assert!((m - 1) * a_rs + (k - 1) * a_cs < a.len(), "matmul: lhs too small");
+    assert!((k - 1) * b_rs + (n - 1) * b_cs < b.len(), "matmul: rhs too small");
+    // SAFETY: every index the product touches was bounds-checked above, the three slices
+    // cannot alias (one is &mut), and f32 is a type gemm supports.
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            dst.as_mut_ptr(),
+            1,
+            dst_rs as isize,
+            accumulate,
+            a.as_ptr(),
+            a_cs as isize,
+            a_rs as isize,
+            b.as_ptr(),
+            b_cs as isize,
+            b_rs as isize,
+            1.0,
+            1.0,
+            false,
+            false,
+            false,
+            gemm::Parallelism::Rayon(0),
+        );
+    }
+}

@@ -1,0 +1,104 @@
+//! [`LabDevice`]: the dfdx devices the crate's layers run on, and the CPU's fast path.
+//!
+//! A layer hands its sizes to the device as a [`ConvSpec`], [`PoolSpec`] or [`LrnSpec`] and
+//! gets a tensor back with the backward pass recorded on the tape. `Cpu` uses the im2col +
+//! gemm kernels of [`super::cpu`]; every other device (CUDA) uses [`super::generic`], which is
+//! built from dfdx's own differentiable ops and so runs wherever dfdx does.
+
+use super::cpu;
+use super::spec::{ConvSpec, LrnSpec, PoolSpec};
+use dfdx::prelude::*;
+
+/// A dfdx device with convolution, pooling and local response normalisation.
+///
+/// Implemented for `Cpu` (fast native kernels) and, with the `cuda` feature, `Cuda`.
+pub trait LabDevice: Device<f32> {
+    /// `x [B, C, H, W]`, `w [O, C / groups, K, K]`, `b [O]` to `[B, O, OH, OW]`.
+    fn try_conv2d<Si: Shape, Sw: Shape, Sb: Shape, So: Shape, T: Tape<f32, Self>>(
+        spec: ConvSpec,
+        x: Tensor<Si, f32, Self, T>,
+        w: &Tensor<Sw, f32, Self>,
+        b: &Tensor<Sb, f32, Self>,
+        out_shape: So,
+    ) -> Result<Tensor<So, f32, Self, T>, Self::Err>;
+
+    /// `x [B, C, H, W]` to `[B, C, OH, OW]`.
+    fn try_pool2d<Si: Shape, So: Shape, T: Tape<f32, Self>>(
+        spec: PoolSpec,
+        x: Tensor<Si, f32, Self, T>,
+        out_shape: So,
+    ) -> Result<Tensor<So, f32, Self, T>, Self::Err>;
+
+    /// `x [B, C, H, W]` to the same shape.
+    fn try_lrn<S: Shape, T: Tape<f32, Self>>(
+        spec: LrnSpec,
+        x: Tensor<S, f32, Self, T>,
+    ) -> Result<Tensor<S, f32, Self, T>, Self::Err>;
+}
+
+impl LabDevice for Cpu {
+    fn try_conv2d<Si: Shape, Sw: Shape, Sb: Shape, So: Shape, T: Tape<f32, Self>>(
+        spec: ConvSpec,
+        x: Tensor<Si, f32, Self, T>,
+        w: &Tensor<Sw, f32, Self>,
+        b: &Tensor<Sb, f32, Self>,
+        out_shape: So,
+    ) -> Result<Tensor<So, f32, Self, T>, Self::Err> {
+        let (x, mut tape) = x.split_tape();
+        let (xv, wv) = (x.as_vec(), w.as_vec());
+        let out = cpu::conv::forward(&spec, &xv, &wv, &b.as_vec());
+        let out = x.device().try_tensor_from_vec(out, out_shape)?;
+        if T::OWNS_TAPE {
+            let (xg, wg, bg, og) = (x.ghost(), w.ghost(), b.ghost(), out.ghost());
+            tape.add_backward_op(move |grads| {
+                let gout = grads.get_or_alloc_mut(&og)?.to_vec();
+                // Three gradients are written at once: lift two out of `grads`, then return them.
+                let mut gw = std::mem::take(&mut **grads.get_or_alloc_mut(&wg)?);
+                let mut gb = std::mem::take(&mut **grads.get_or_alloc_mut(&bg)?);
+                let gx = grads.get_or_alloc_mut(&xg)?;
+                cpu::conv::backward(&spec, (&xv, &wv), &gout, (gx, &mut gw, &mut gb));
+                **grads.get_or_alloc_mut(&wg)? = gw;
+                **grads.get_or_alloc_mut(&bg)? = gb;
+                Ok(())
+            });
+        }
+        Ok(out.put_tape(tape))
+    }
+
+    fn try_pool2d<Si: Shape, So: Shape, T: Tape<f32, Self>>(
+        spec: PoolSpec,
+        x: Tensor<Si, f32, Self, T>,
+        out_shape: So,
+    ) -> Result<Tensor<So, f32, Self, T>, Self::Err> {
+        let (x, mut tape) = x.split_tape();
+        let (out, argmax) = cpu::pool::forward(&spec, &x.as_vec());
+        let out = x.device().try_tensor_from_vec(out, out_shape)?;
+        if T::OWNS_TAPE {
+            let (xg, og) = (x.ghost(), out.ghost());
+            tape.add_backward_op(move |grads| {
+                let gout = grads.get_or_alloc_mut(&og)?.to_vec();
+                cpu::pool::backward(&spec, &argmax, &gout, grads.get_or_alloc_mut(&xg)?);
+                Ok(())
+            });
+        }
+        Ok(out.put_tape(tape))
+    }
+
+    fn try_lrn<S: Shape, T: Tape<f32, Self>>(
+        spec: LrnSpec,
+        x: Tensor<S, f32, Self, T>,
+    ) -> Result<Tensor<S, f32, Self, T>, Self::Err> {
+        let (x, mut tape) = x.split_tape();
+        let xv = x.as_vec();
+        let out = x.device().try_tensor_from_vec(cpu::lrn::forward(&spec, &xv), *x.shape())?;
+        if T::OWNS_TAPE {
+            let (xg, og) = (x.ghost(), out.ghost());
+            tape.add_backward_op(move |grads| {
+                let gout = grads.get_or_alloc_mut(&og)?.to_vec();
+                cpu::lrn::backward(&spec, &xv, &gout, grads.get_or_alloc_mut(&xg)?);
+                Ok(())
+            });
+        }
+        Ok(out.put_tape(tape))
+    }
+}

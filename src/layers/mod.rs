@@ -1,0 +1,34 @@
+//! The layers dfdx 0.13 keeps behind its (unbuildable) `nightly` feature, written for stable
+//! Rust with their sizes in their types: [`Conv2D`], [`MaxPool2D`], [`AvgPool2D`],
+//! [`Flatten`] and the 2012 paper's [`LocalResponseNorm`].
+//!
+//! Each is a dfdx module (`Module`, `ModuleMut`, `TensorCollection`), so it composes in
+//! tuples with dfdx's `BatchNorm2D`, `ReLU`, `Dropout` and `Linear`, and optimizers,
+//! `ZeroGrads`, `ResetParams` and safetensors see its parameters. A wrong size is a compile
+//! error that spells out the formula it broke.
+//!
+//! Taught in `notebooks/02-convolution.ipynb` and `notebooks/04-pooling.ipynb`.
+
+mod conv2d;
+pub mod cpu;
+mod device;
+mod flatten;
+pub mod generic;
+mod lrn;
+mod pool2d;
+pub mod spec;
+
+pub use conv2d::{Conv2D, PerGroup};
+pub use device::LabDevice;
+pub use flatten::Flatten;
+pub use lrn::LocalResponseNorm;
+pub use pool2d::{AvgPool2D, MaxPool2D};
+
+/// Zero-sized descriptions of the layers with parameters, for model type aliases; build them
+/// with `dev.build_module::<M, f32>()`, as with `dfdx::nn::builders`.
+pub mod builders {
+    pub use super::conv2d::builder::Conv2D;
+    pub use super::flatten::Flatten;
+    pub use super::lrn::LocalResponseNorm;
+    pub use super::pool2d::{AvgPool2D, MaxPool2D};
+}

@@ -1,0 +1,18 @@
+//! # alexnet-lab: learn how AlexNet works, in Rust
+//!
+//! The helper crate behind the course's notebooks and the `alexnet` command-line tool.
+//!
+//! - [`layers`]: the convolution, pooling, flatten and local-response-norm layers, with
+//!   their sizes in their types, on stable Rust.
+//! - [`model`]: the three networks (`paper`, `article`, `cifar`) and their layer tables.
+//! - [`bench`]: timing of training steps and inference.
+//!
+//! Start with `use alexnet_lab::prelude::*;`.
+
+pub mod bench;
+pub mod error;
+pub mod layers;
+pub mod model;
+pub mod prelude;
+
+pub use error::{Error, Result};
