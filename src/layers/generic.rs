@@ -93,24 +93,30 @@ pub fn pool2d<D: Device<f32>, Si: Shape, So: Shape, T: Tape<f32, D>>(
         .try_reshape_like(&out_shape)
 }
 
-/// Local response normalisation from elementwise ops and a sum of shifted channel slices.
+/// Local response normalisation from elementwise ops; the sum over each channel's window
+/// is a product with a band matrix `M[c, c'] = 1` where `c'` is in `c`'s window.
+///
+/// (Not shifted slices: dfdx 0.13's `slice` backward assigns its gradient instead of adding
+/// it, so two slices of one tensor lose one of the gradients.)
 pub fn lrn<D: Device<f32>, S: Shape, T: Tape<f32, D>>(
     s: LrnSpec,
     x: Tensor<S, f32, D, T>,
 ) -> Result<Tensor<S, f32, D, T>, D::Err> {
     let shape = *x.shape();
-    let dev = x.device().clone();
     let (b, c, p) = (s.batch, s.channels, s.plane);
-    let x3 = x.try_reshape_like(&(b, c, p))?;
-    let sq = x3.retaped::<T>().try_square()?;
-    let before = dev.try_zeros_like(&(b, s.size / 2, p))?;
-    let after = dev.try_zeros_like(&(b, (s.size - 1) / 2, p))?;
-    let padded = (before.retaped::<T>(), sq).try_concat_along(Axis::<1>)?;
-    let padded = (padded, after).try_concat_along(Axis::<1>)?; // [b, c + size - 1, p]
-    let mut sum = padded.retaped::<T>().try_slice((.., 0..c, ..))?;
-    for i in 1..s.size {
-        sum = sum.try_add(padded.retaped::<T>().try_slice((.., i..i + c, ..))?)?;
+    let mut band = vec![0.0f32; c * c];
+    for ci in 0..c {
+        let lo = ci.saturating_sub(s.size / 2);
+        let hi = (ci + (s.size - 1) / 2).min(c - 1);
+        band[ci * c + lo..=ci * c + hi].fill(1.0);
     }
+    let band = x
+        .device()
+        .try_tensor_from_vec(band, (c, c))?
+        .try_broadcast_like::<_, Axis<0>>(&(b, c, c))?
+        .retaped::<T>();
+    let x3 = x.try_reshape_like(&(b, c, p))?;
+    let sum = band.try_matmul(x3.retaped::<T>().try_square()?)?; // [b, c, p]
     let scale = sum.try_mul(s.alpha)?.try_add(s.k)?.try_powf(-s.beta)?;
     x3.try_mul(scale)?.try_reshape_like(&shape)
 }

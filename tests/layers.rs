@@ -1,0 +1,179 @@
+//! Every layer, on both paths (the CPU kernels and the device-generic dfdx-ops path),
+//! against naive loops (forward and backward) and finite differences.
+
+mod reference;
+
+use alexnet_lab::layers::{generic, spec::*};
+use alexnet_lab::prelude::*;
+use reference::*;
+
+/// Forward and all three gradients of `Conv2D` on both paths against the naive loops.
+macro_rules! conv_case {
+    ($name:ident, B = $b:literal, C = $c:literal, O = $o:literal, K = $k:literal, S = $s:literal,
+     P = $p:literal, G = $g:literal, H = $h:literal, OS = $os:literal) => {
+        #[test]
+        fn $name() {
+            let cfg = Conv { b: $b, c: $c, o: $o, k: $k, s: $s, p: $p, g: $g, h: $h, os: $os };
+            let dev = Cpu::seed_from_u64(7);
+            let conv = dev.build_module::<builders::Conv2D<$c, $o, $k, $s, $p, $os, $g>, f32>();
+            let x: Tensor<Rank4<$b, $c, $h, $h>, f32, _> = dev.sample_normal();
+            let r: Tensor<Rank4<$b, $o, $os, $os>, f32, _> = dev.sample_normal();
+            let (xv, wv, bv) = (to64(&x.as_vec()), to64(&conv.weight.as_vec()), to64(&conv.bias.as_vec()));
+            let want_y = conv_forward(cfg, &xv, &wv, &bv);
+            let (want_gx, want_gw, want_gb) = conv_backward(cfg, &xv, &wv, &to64(&r.as_vec()));
+
+            // The CPU kernels, through the layer and dfdx's tape.
+            let y = conv.forward(x.leaky_trace());
+            assert_close("cpu y", &y.retaped::<NoneTape>().as_vec(), &want_y, 1e-4);
+            let grads = (y * r.clone()).sum().backward();
+            assert_close("cpu gx", &grads.get(&x).as_vec(), &want_gx, 1e-4);
+            assert_close("cpu gw", &grads.get(&conv.weight).as_vec(), &want_gw, 1e-4);
+            assert_close("cpu gb", &grads.get(&conv.bias).as_vec(), &want_gb, 1e-4);
+
+            // The device-generic path (what CUDA runs), on the same numbers.
+            let spec = ConvSpec {
+                batch: $b, in_channels: $c, out_channels: $o, in_h: $h, in_w: $h,
+                out_h: $os, out_w: $os, kernel: $k, stride: $s, pad: $p, groups: $g,
+            };
+            let y: Tensor<Rank4<$b, $o, $os, $os>, f32, _, _> =
+                generic::conv2d(spec, x.leaky_trace(), &conv.weight, &conv.bias, Default::default()).unwrap();
+            assert_close("generic y", &y.retaped::<NoneTape>().as_vec(), &want_y, 1e-4);
+            let grads = (y * r).sum().backward();
+            assert_close("generic gx", &grads.get(&x).as_vec(), &want_gx, 1e-4);
+            assert_close("generic gw", &grads.get(&conv.weight).as_vec(), &want_gw, 1e-4);
+            assert_close("generic gb", &grads.get(&conv.bias).as_vec(), &want_gb, 1e-4);
+        }
+    };
+}
+
+conv_case!(conv_3x3_pad_1, B = 2, C = 3, O = 4, K = 3, S = 1, P = 1, G = 1, H = 7, OS = 7);
+conv_case!(conv_alexnet_11x11_stride_4, B = 2, C = 3, O = 5, K = 11, S = 4, P = 0, G = 1, H = 31, OS = 6);
+conv_case!(conv_alexnet_5x5_pad_2_two_groups, B = 2, C = 4, O = 6, K = 5, S = 1, P = 2, G = 2, H = 9, OS = 9);
+conv_case!(conv_stride_2_pad_1_three_groups, B = 1, C = 6, O = 6, K = 3, S = 2, P = 1, G = 3, H = 8, OS = 4);
+conv_case!(conv_1x1, B = 3, C = 2, O = 3, K = 1, S = 1, P = 0, G = 1, H = 5, OS = 5);
+conv_case!(conv_stride_3_uneven, B = 2, C = 2, O = 2, K = 4, S = 3, P = 2, G = 1, H = 10, OS = 4);
+
+#[test]
+fn conv_gradients_match_finite_differences() {
+    let cfg = Conv { b: 2, c: 2, o: 4, k: 3, s: 2, p: 1, g: 2, h: 5, os: 3 };
+    let dev = Cpu::seed_from_u64(3);
+    let conv = dev.build_module::<builders::Conv2D<2, 4, 3, 2, 1, 3, 2>, f32>();
+    let x: Tensor<Rank4<2, 2, 5, 5>, f32, _> = dev.sample_normal();
+    let r: Tensor<Rank4<2, 4, 3, 3>, f32, _> = dev.sample_normal();
+    let grads = (conv.forward(x.leaky_trace()) * r.clone()).sum().backward();
+    let (xv, wv, bv, rv) = (to64(&x.as_vec()), to64(&conv.weight.as_vec()), to64(&conv.bias.as_vec()), to64(&r.as_vec()));
+    let fd_x = finite_diff(&xv, &rv, |x| conv_forward(cfg, x, &wv, &bv));
+    let fd_w = finite_diff(&wv, &rv, |w| conv_forward(cfg, &xv, w, &bv));
+    let fd_b = finite_diff(&bv, &rv, |b| conv_forward(cfg, &xv, &wv, b));
+    assert_close("gx", &grads.get(&x).as_vec(), &fd_x, 1e-3);
+    assert_close("gw", &grads.get(&conv.weight).as_vec(), &fd_w, 1e-3);
+    assert_close("gb", &grads.get(&conv.bias).as_vec(), &fd_b, 1e-3);
+}
+
+/// Distinct values a step of 0.01 apart, shuffled, so each max is unique and a finite
+/// difference cannot change which element wins.
+fn distinct(n: usize, seed: u64) -> Vec<f32> {
+    let mut v: Vec<f32> = (0..n).map(|i| i as f32 * 0.01 - n as f32 * 0.005).collect();
+    let mut state = seed;
+    for i in (1..n).rev() {
+        state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        v.swap(i, (state >> 33) as usize % (i + 1));
+    }
+    v
+}
+
+macro_rules! pool_case {
+    ($name:ident, $layer:ident, $max:literal, B = $b:literal, C = $c:literal, H = $h:literal,
+     K = $k:literal, S = $s:literal, OS = $os:literal) => {
+        #[test]
+        fn $name() {
+            let dev = Cpu::seed_from_u64(11);
+            let x: Tensor<Rank4<$b, $c, $h, $h>, f32, _> = dev.tensor(distinct($b * $c * $h * $h, 5));
+            let r: Tensor<Rank4<$b, $c, $os, $os>, f32, _> = dev.sample_normal();
+            let (xv, rv) = (to64(&x.as_vec()), to64(&r.as_vec()));
+            let reference = |x: &[f64]| pool_forward($max, $b * $c, $h, $k, $s, $os, x);
+            let want_y = reference(&xv);
+            // The pooling gradient is piecewise linear: the finite difference is exact here.
+            let want_gx = finite_diff(&xv, &rv, reference);
+
+            let y = $layer::<$k, $s, $os>.forward(x.leaky_trace());
+            assert_close("cpu y", &y.retaped::<NoneTape>().as_vec(), &want_y, 1e-5);
+            let grads = (y * r.clone()).sum().backward();
+            assert_close("cpu gx", &grads.get(&x).as_vec(), &want_gx, 1e-3);
+
+            let spec = PoolSpec {
+                kind: if $max { PoolKind::Max } else { PoolKind::Avg },
+                batch: $b, channels: $c, in_h: $h, in_w: $h, out_h: $os, out_w: $os, kernel: $k, stride: $s,
+            };
+            let y: Tensor<Rank4<$b, $c, $os, $os>, f32, _, _> =
+                generic::pool2d(spec, x.leaky_trace(), Default::default()).unwrap();
+            assert_close("generic y", &y.retaped::<NoneTape>().as_vec(), &want_y, 1e-5);
+            let grads = (y * r).sum().backward();
+            assert_close("generic gx", &grads.get(&x).as_vec(), &want_gx, 1e-3);
+        }
+    };
+}
+
+pool_case!(max_pool_3x3_stride_2_overlapping, MaxPool2D, true, B = 2, C = 3, H = 13, K = 3, S = 2, OS = 6);
+pool_case!(max_pool_2x2, MaxPool2D, true, B = 2, C = 2, H = 8, K = 2, S = 2, OS = 4);
+pool_case!(max_pool_3x3_stride_3_drops_edge, MaxPool2D, true, B = 1, C = 2, H = 10, K = 3, S = 3, OS = 3);
+pool_case!(avg_pool_3x3_stride_2, AvgPool2D, false, B = 2, C = 3, H = 13, K = 3, S = 2, OS = 6);
+pool_case!(avg_pool_2x2, AvgPool2D, false, B = 1, C = 2, H = 6, K = 2, S = 2, OS = 3);
+
+#[test]
+fn max_pool_takes_the_largest_not_the_mean() {
+    let dev = Cpu::default();
+    let x: Tensor<Rank4<1, 1, 4, 4>, f32, _> = dev.tensor([[[
+        [1., 2., 5., 6.],
+        [3., 4., 7., 8.],
+        [-1., -2., 0., 0.],
+        [-3., -9., 0., 1.],
+    ]]]);
+    assert_eq!(MaxPool2D::<2, 2, 2>.forward(x.clone()).array(), [[[[4., 8.], [-1., 1.]]]]);
+    assert_eq!(AvgPool2D::<2, 2, 2>.forward(x).array(), [[[[2.5, 6.5], [-3.75, 0.25]]]]);
+}
+
+#[test]
+fn lrn_matches_the_paper_formula_and_finite_differences() {
+    const B: usize = 2;
+    const C: usize = 7;
+    const H: usize = 3;
+    let dev = Cpu::seed_from_u64(13);
+    // Large activations, so the denominator's alpha * sum(a^2) term matters.
+    let x: Tensor<Rank4<B, C, H, H>, f32, _> = dev.sample_normal::<Rank4<B, C, H, H>>() * 40.0;
+    let r: Tensor<Rank4<B, C, H, H>, f32, _> = dev.sample_normal();
+    let (xv, rv) = (to64(&x.as_vec()), to64(&r.as_vec()));
+    let reference = |x: &[f64]| lrn_forward(B, C, H * H, 5, x);
+    let (want_y, want_gx) = (reference(&xv), finite_diff(&xv, &rv, reference));
+
+    let y = LocalResponseNorm::<5>.forward(x.leaky_trace());
+    assert_close("cpu y", &y.retaped::<NoneTape>().as_vec(), &want_y, 1e-4);
+    let grads = (y * r.clone()).sum().backward();
+    assert_close("cpu gx", &grads.get(&x).as_vec(), &want_gx, 1e-3);
+
+    let spec = LrnSpec { batch: B, channels: C, plane: H * H, size: 5, alpha: 1e-4, beta: 0.75, k: 2.0 };
+    let y = generic::lrn(spec, x.leaky_trace()).unwrap();
+    assert_close("generic y", &y.retaped::<NoneTape>().as_vec(), &want_y, 1e-4);
+    let grads = (y * r).sum().backward();
+    assert_close("generic gx", &grads.get(&x).as_vec(), &want_gx, 1e-3);
+}
+
+#[test]
+fn flatten_keeps_row_major_order() {
+    let dev = Cpu::default();
+    let x: Tensor<Rank4<2, 2, 2, 2>, f32, _> = dev.tensor((0..16).map(|i| i as f32).collect::<Vec<_>>());
+    let y: Tensor<Rank2<2, 8>, f32, _> = Flatten::<8>.forward(x);
+    assert_eq!(y.array()[1], [8., 9., 10., 11., 12., 13., 14., 15.]);
+}
+
+#[test]
+fn conv_init_is_pytorch_uniform_in_one_over_sqrt_fan_in() {
+    let dev = Cpu::seed_from_u64(0);
+    let conv = dev.build_module::<builders::Conv2D<96, 256, 5, 1, 2, 27, 2>, f32>();
+    let bound = 1.0 / ((96 / 2 * 5 * 5) as f32).sqrt(); // fan_in = 48 * 25 = 1200
+    let w = conv.weight.as_vec();
+    assert_eq!(w.len(), 256 * 48 * 25);
+    assert!(w.iter().all(|v| v.abs() <= bound));
+    let max = w.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+    assert!(max > 0.99 * bound, "the draws should fill the range, max {max} of {bound}");
+}
