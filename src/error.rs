@@ -14,5 +14,13 @@ pub enum Error {
     Device(String),
 }
 
+impl From<dfdx::tensor::CpuError> for Error {
+    fn from(e: dfdx::tensor::CpuError) -> Self {
+        Error::Device(format!(
+            "{e:?} (the CPU ran out of memory: try a smaller --batch-size)"
+        ))
+    }
+}
+
 /// `std::result::Result` with the crate's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;

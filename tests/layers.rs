@@ -13,12 +13,26 @@ macro_rules! conv_case {
      P = $p:literal, G = $g:literal, H = $h:literal, OS = $os:literal) => {
         #[test]
         fn $name() {
-            let cfg = Conv { b: $b, c: $c, o: $o, k: $k, s: $s, p: $p, g: $g, h: $h, os: $os };
+            let cfg = Conv {
+                b: $b,
+                c: $c,
+                o: $o,
+                k: $k,
+                s: $s,
+                p: $p,
+                g: $g,
+                h: $h,
+                os: $os,
+            };
             let dev = Cpu::seed_from_u64(7);
             let conv = dev.build_module::<builders::Conv2D<$c, $o, $k, $s, $p, $os, $g>, f32>();
             let x: Tensor<Rank4<$b, $c, $h, $h>, f32, _> = dev.sample_normal();
             let r: Tensor<Rank4<$b, $o, $os, $os>, f32, _> = dev.sample_normal();
-            let (xv, wv, bv) = (to64(&x.as_vec()), to64(&conv.weight.as_vec()), to64(&conv.bias.as_vec()));
+            let (xv, wv, bv) = (
+                to64(&x.as_vec()),
+                to64(&conv.weight.as_vec()),
+                to64(&conv.bias.as_vec()),
+            );
             let want_y = conv_forward(cfg, &xv, &wv, &bv);
             let (want_gx, want_gw, want_gb) = conv_backward(cfg, &xv, &wv, &to64(&r.as_vec()));
 
@@ -32,36 +46,147 @@ macro_rules! conv_case {
 
             // The device-generic path (what CUDA runs), on the same numbers.
             let spec = ConvSpec {
-                batch: $b, in_channels: $c, out_channels: $o, in_h: $h, in_w: $h,
-                out_h: $os, out_w: $os, kernel: $k, stride: $s, pad: $p, groups: $g,
+                batch: $b,
+                in_channels: $c,
+                out_channels: $o,
+                in_h: $h,
+                in_w: $h,
+                out_h: $os,
+                out_w: $os,
+                kernel: $k,
+                stride: $s,
+                pad: $p,
+                groups: $g,
             };
-            let y: Tensor<Rank4<$b, $o, $os, $os>, f32, _, _> =
-                generic::conv2d(spec, x.leaky_trace(), &conv.weight, &conv.bias, Default::default()).unwrap();
-            assert_close("generic y", &y.retaped::<NoneTape>().as_vec(), &want_y, 1e-4);
+            let y: Tensor<Rank4<$b, $o, $os, $os>, f32, _, _> = generic::conv2d(
+                spec,
+                x.leaky_trace(),
+                &conv.weight,
+                &conv.bias,
+                Default::default(),
+            )
+            .unwrap();
+            assert_close(
+                "generic y",
+                &y.retaped::<NoneTape>().as_vec(),
+                &want_y,
+                1e-4,
+            );
             let grads = (y * r).sum().backward();
             assert_close("generic gx", &grads.get(&x).as_vec(), &want_gx, 1e-4);
-            assert_close("generic gw", &grads.get(&conv.weight).as_vec(), &want_gw, 1e-4);
-            assert_close("generic gb", &grads.get(&conv.bias).as_vec(), &want_gb, 1e-4);
+            assert_close(
+                "generic gw",
+                &grads.get(&conv.weight).as_vec(),
+                &want_gw,
+                1e-4,
+            );
+            assert_close(
+                "generic gb",
+                &grads.get(&conv.bias).as_vec(),
+                &want_gb,
+                1e-4,
+            );
         }
     };
 }
 
-conv_case!(conv_3x3_pad_1, B = 2, C = 3, O = 4, K = 3, S = 1, P = 1, G = 1, H = 7, OS = 7);
-conv_case!(conv_alexnet_11x11_stride_4, B = 2, C = 3, O = 5, K = 11, S = 4, P = 0, G = 1, H = 31, OS = 6);
-conv_case!(conv_alexnet_5x5_pad_2_two_groups, B = 2, C = 4, O = 6, K = 5, S = 1, P = 2, G = 2, H = 9, OS = 9);
-conv_case!(conv_stride_2_pad_1_three_groups, B = 1, C = 6, O = 6, K = 3, S = 2, P = 1, G = 3, H = 8, OS = 4);
-conv_case!(conv_1x1, B = 3, C = 2, O = 3, K = 1, S = 1, P = 0, G = 1, H = 5, OS = 5);
-conv_case!(conv_stride_3_uneven, B = 2, C = 2, O = 2, K = 4, S = 3, P = 2, G = 1, H = 10, OS = 4);
+conv_case!(
+    conv_3x3_pad_1,
+    B = 2,
+    C = 3,
+    O = 4,
+    K = 3,
+    S = 1,
+    P = 1,
+    G = 1,
+    H = 7,
+    OS = 7
+);
+conv_case!(
+    conv_alexnet_11x11_stride_4,
+    B = 2,
+    C = 3,
+    O = 5,
+    K = 11,
+    S = 4,
+    P = 0,
+    G = 1,
+    H = 31,
+    OS = 6
+);
+conv_case!(
+    conv_alexnet_5x5_pad_2_two_groups,
+    B = 2,
+    C = 4,
+    O = 6,
+    K = 5,
+    S = 1,
+    P = 2,
+    G = 2,
+    H = 9,
+    OS = 9
+);
+conv_case!(
+    conv_stride_2_pad_1_three_groups,
+    B = 1,
+    C = 6,
+    O = 6,
+    K = 3,
+    S = 2,
+    P = 1,
+    G = 3,
+    H = 8,
+    OS = 4
+);
+conv_case!(
+    conv_1x1,
+    B = 3,
+    C = 2,
+    O = 3,
+    K = 1,
+    S = 1,
+    P = 0,
+    G = 1,
+    H = 5,
+    OS = 5
+);
+conv_case!(
+    conv_stride_3_uneven,
+    B = 2,
+    C = 2,
+    O = 2,
+    K = 4,
+    S = 3,
+    P = 2,
+    G = 1,
+    H = 10,
+    OS = 4
+);
 
 #[test]
 fn conv_gradients_match_finite_differences() {
-    let cfg = Conv { b: 2, c: 2, o: 4, k: 3, s: 2, p: 1, g: 2, h: 5, os: 3 };
+    let cfg = Conv {
+        b: 2,
+        c: 2,
+        o: 4,
+        k: 3,
+        s: 2,
+        p: 1,
+        g: 2,
+        h: 5,
+        os: 3,
+    };
     let dev = Cpu::seed_from_u64(3);
     let conv = dev.build_module::<builders::Conv2D<2, 4, 3, 2, 1, 3, 2>, f32>();
     let x: Tensor<Rank4<2, 2, 5, 5>, f32, _> = dev.sample_normal();
     let r: Tensor<Rank4<2, 4, 3, 3>, f32, _> = dev.sample_normal();
     let grads = (conv.forward(x.leaky_trace()) * r.clone()).sum().backward();
-    let (xv, wv, bv, rv) = (to64(&x.as_vec()), to64(&conv.weight.as_vec()), to64(&conv.bias.as_vec()), to64(&r.as_vec()));
+    let (xv, wv, bv, rv) = (
+        to64(&x.as_vec()),
+        to64(&conv.weight.as_vec()),
+        to64(&conv.bias.as_vec()),
+        to64(&r.as_vec()),
+    );
     let fd_x = finite_diff(&xv, &rv, |x| conv_forward(cfg, x, &wv, &bv));
     let fd_w = finite_diff(&wv, &rv, |w| conv_forward(cfg, &xv, w, &bv));
     let fd_b = finite_diff(&bv, &rv, |b| conv_forward(cfg, &xv, &wv, b));
@@ -76,7 +201,9 @@ fn distinct(n: usize, seed: u64) -> Vec<f32> {
     let mut v: Vec<f32> = (0..n).map(|i| i as f32 * 0.01 - n as f32 * 0.005).collect();
     let mut state = seed;
     for i in (1..n).rev() {
-        state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        state = state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         v.swap(i, (state >> 33) as usize % (i + 1));
     }
     v
@@ -88,7 +215,8 @@ macro_rules! pool_case {
         #[test]
         fn $name() {
             let dev = Cpu::seed_from_u64(11);
-            let x: Tensor<Rank4<$b, $c, $h, $h>, f32, _> = dev.tensor(distinct($b * $c * $h * $h, 5));
+            let x: Tensor<Rank4<$b, $c, $h, $h>, f32, _> =
+                dev.tensor(distinct($b * $c * $h * $h, 5));
             let r: Tensor<Rank4<$b, $c, $os, $os>, f32, _> = dev.sample_normal();
             let (xv, rv) = (to64(&x.as_vec()), to64(&r.as_vec()));
             let reference = |x: &[f64]| pool_forward($max, $b * $c, $h, $k, $s, $os, x);
@@ -103,22 +231,84 @@ macro_rules! pool_case {
 
             let spec = PoolSpec {
                 kind: if $max { PoolKind::Max } else { PoolKind::Avg },
-                batch: $b, channels: $c, in_h: $h, in_w: $h, out_h: $os, out_w: $os, kernel: $k, stride: $s,
+                batch: $b,
+                channels: $c,
+                in_h: $h,
+                in_w: $h,
+                out_h: $os,
+                out_w: $os,
+                kernel: $k,
+                stride: $s,
             };
             let y: Tensor<Rank4<$b, $c, $os, $os>, f32, _, _> =
                 generic::pool2d(spec, x.leaky_trace(), Default::default()).unwrap();
-            assert_close("generic y", &y.retaped::<NoneTape>().as_vec(), &want_y, 1e-5);
+            assert_close(
+                "generic y",
+                &y.retaped::<NoneTape>().as_vec(),
+                &want_y,
+                1e-5,
+            );
             let grads = (y * r).sum().backward();
             assert_close("generic gx", &grads.get(&x).as_vec(), &want_gx, 1e-3);
         }
     };
 }
 
-pool_case!(max_pool_3x3_stride_2_overlapping, MaxPool2D, true, B = 2, C = 3, H = 13, K = 3, S = 2, OS = 6);
-pool_case!(max_pool_2x2, MaxPool2D, true, B = 2, C = 2, H = 8, K = 2, S = 2, OS = 4);
-pool_case!(max_pool_3x3_stride_3_drops_edge, MaxPool2D, true, B = 1, C = 2, H = 10, K = 3, S = 3, OS = 3);
-pool_case!(avg_pool_3x3_stride_2, AvgPool2D, false, B = 2, C = 3, H = 13, K = 3, S = 2, OS = 6);
-pool_case!(avg_pool_2x2, AvgPool2D, false, B = 1, C = 2, H = 6, K = 2, S = 2, OS = 3);
+pool_case!(
+    max_pool_3x3_stride_2_overlapping,
+    MaxPool2D,
+    true,
+    B = 2,
+    C = 3,
+    H = 13,
+    K = 3,
+    S = 2,
+    OS = 6
+);
+pool_case!(
+    max_pool_2x2,
+    MaxPool2D,
+    true,
+    B = 2,
+    C = 2,
+    H = 8,
+    K = 2,
+    S = 2,
+    OS = 4
+);
+pool_case!(
+    max_pool_3x3_stride_3_drops_edge,
+    MaxPool2D,
+    true,
+    B = 1,
+    C = 2,
+    H = 10,
+    K = 3,
+    S = 3,
+    OS = 3
+);
+pool_case!(
+    avg_pool_3x3_stride_2,
+    AvgPool2D,
+    false,
+    B = 2,
+    C = 3,
+    H = 13,
+    K = 3,
+    S = 2,
+    OS = 6
+);
+pool_case!(
+    avg_pool_2x2,
+    AvgPool2D,
+    false,
+    B = 1,
+    C = 2,
+    H = 6,
+    K = 2,
+    S = 2,
+    OS = 3
+);
 
 #[test]
 fn max_pool_takes_the_largest_not_the_mean() {
@@ -129,8 +319,14 @@ fn max_pool_takes_the_largest_not_the_mean() {
         [-1., -2., 0., 0.],
         [-3., -9., 0., 1.],
     ]]]);
-    assert_eq!(MaxPool2D::<2, 2, 2>.forward(x.clone()).array(), [[[[4., 8.], [-1., 1.]]]]);
-    assert_eq!(AvgPool2D::<2, 2, 2>.forward(x).array(), [[[[2.5, 6.5], [-3.75, 0.25]]]]);
+    assert_eq!(
+        MaxPool2D::<2, 2, 2>.forward(x.clone()).array(),
+        [[[[4., 8.], [-1., 1.]]]]
+    );
+    assert_eq!(
+        AvgPool2D::<2, 2, 2>.forward(x).array(),
+        [[[[2.5, 6.5], [-3.75, 0.25]]]]
+    );
 }
 
 #[test]
@@ -151,9 +347,22 @@ fn lrn_matches_the_paper_formula_and_finite_differences() {
     let grads = (y * r.clone()).sum().backward();
     assert_close("cpu gx", &grads.get(&x).as_vec(), &want_gx, 1e-3);
 
-    let spec = LrnSpec { batch: B, channels: C, plane: H * H, size: 5, alpha: 1e-4, beta: 0.75, k: 2.0 };
+    let spec = LrnSpec {
+        batch: B,
+        channels: C,
+        plane: H * H,
+        size: 5,
+        alpha: 1e-4,
+        beta: 0.75,
+        k: 2.0,
+    };
     let y = generic::lrn(spec, x.leaky_trace()).unwrap();
-    assert_close("generic y", &y.retaped::<NoneTape>().as_vec(), &want_y, 1e-4);
+    assert_close(
+        "generic y",
+        &y.retaped::<NoneTape>().as_vec(),
+        &want_y,
+        1e-4,
+    );
     let grads = (y * r).sum().backward();
     assert_close("generic gx", &grads.get(&x).as_vec(), &want_gx, 1e-3);
 }
@@ -161,7 +370,8 @@ fn lrn_matches_the_paper_formula_and_finite_differences() {
 #[test]
 fn flatten_keeps_row_major_order() {
     let dev = Cpu::default();
-    let x: Tensor<Rank4<2, 2, 2, 2>, f32, _> = dev.tensor((0..16).map(|i| i as f32).collect::<Vec<_>>());
+    let x: Tensor<Rank4<2, 2, 2, 2>, f32, _> =
+        dev.tensor((0..16).map(|i| i as f32).collect::<Vec<_>>());
     let y: Tensor<Rank2<2, 8>, f32, _> = Flatten::<8>.forward(x);
     assert_eq!(y.array()[1], [8., 9., 10., 11., 12., 13., 14., 15.]);
 }
@@ -175,5 +385,8 @@ fn conv_init_is_pytorch_uniform_in_one_over_sqrt_fan_in() {
     assert_eq!(w.len(), 256 * 48 * 25);
     assert!(w.iter().all(|v| v.abs() <= bound));
     let max = w.iter().fold(0.0f32, |m, v| m.max(v.abs()));
-    assert!(max > 0.99 * bound, "the draws should fill the range, max {max} of {bound}");
+    assert!(
+        max > 0.99 * bound,
+        "the draws should fill the range, max {max} of {bound}"
+    );
 }

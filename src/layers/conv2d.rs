@@ -61,7 +61,7 @@ pub mod builder {
 /// ```
 ///
 /// A size that does not follow from the input is a build error that names the formula:
-/// ```compile_fail
+/// ```compile_fail,E0080
 /// use alexnet_lab::prelude::*;
 /// let dev = Cpu::default();
 /// let conv = dev.build_module::<builders::Conv2D<3, 96, 11, 4, 0, 56>, f32>();
@@ -172,9 +172,15 @@ impl<
         x: Tensor<(B, Const<I>, Const<H>, Const<W>), f32, D, T>,
     ) -> Result<Self::Output, D::Err> {
         const {
-            assert!(G > 0 && I % G == 0 && O % G == 0, "Conv2D: GROUPS must divide IN and OUT");
+            assert!(
+                G > 0 && I % G == 0 && O % G == 0,
+                "Conv2D: GROUPS must divide IN and OUT"
+            );
             assert!(S > 0, "Conv2D: STRIDE must be at least 1");
-            assert!(H + 2 * P >= K && W + 2 * P >= K, "Conv2D: kernel K is larger than the padded input H + 2*PAD");
+            assert!(
+                H + 2 * P >= K && W + 2 * P >= K,
+                "Conv2D: kernel K is larger than the padded input H + 2*PAD"
+            );
             assert!(
                 (H + 2 * P - K) / S + 1 == OS && (W + 2 * P - K) / S + 1 == OS,
                 "Conv2D: wrong OUT_SIZE. The output height and width must be (H + 2*PAD - K) / STRIDE + 1 \
@@ -196,7 +202,13 @@ impl<
             pad: P,
             groups: G,
         };
-        D::try_conv2d(spec, x, &self.weight, &self.bias, (batch, Const, Const, Const))
+        D::try_conv2d(
+            spec,
+            x,
+            &self.weight,
+            &self.bias,
+            (batch, Const, Const, Const),
+        )
     }
 }
 

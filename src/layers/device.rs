@@ -90,7 +90,9 @@ impl LabDevice for Cpu {
     ) -> Result<Tensor<S, f32, Self, T>, Self::Err> {
         let (x, mut tape) = x.split_tape();
         let xv = x.as_vec();
-        let out = x.device().try_tensor_from_vec(cpu::lrn::forward(&spec, &xv), *x.shape())?;
+        let out = x
+            .device()
+            .try_tensor_from_vec(cpu::lrn::forward(&spec, &xv), *x.shape())?;
         if T::OWNS_TAPE {
             let (xg, og) = (x.ghost(), out.ghost());
             tape.add_backward_op(move |grads| {

@@ -23,8 +23,13 @@ fn patch_index(
                 for ow in 0..out_w {
                     let ih = (oh * stride + ki) as isize - pad as isize;
                     let iw = (ow * stride + kj) as isize - pad as isize;
-                    let inside = (0..in_h as isize).contains(&ih) && (0..in_w as isize).contains(&iw);
-                    idx.push(if inside { ih as usize * in_w + iw as usize } else { in_h * in_w });
+                    let inside =
+                        (0..in_h as isize).contains(&ih) && (0..in_w as isize).contains(&iw);
+                    idx.push(if inside {
+                        ih as usize * in_w + iw as usize
+                    } else {
+                        in_h * in_w
+                    });
                 }
             }
         }
@@ -39,7 +44,9 @@ fn patches<D: Device<f32>, S: Shape, T: Tape<f32, D>>(
     idx: Vec<usize>,
 ) -> Result<Tensor<Dyn2, f32, D, T>, D::Err> {
     let dev = x.device().clone();
-    let cols = x.try_reshape_like(&(planes, hw))?.try_permute::<_, Axes2<1, 0>>()?;
+    let cols = x
+        .try_reshape_like(&(planes, hw))?
+        .try_permute::<_, Axes2<1, 0>>()?;
     let zero_row = dev.try_zeros_like(&(1usize, planes))?;
     let padded = (cols, zero_row).try_concat_along(Axis::<0>)?; // [hw + 1, planes]
     let n = idx.len();
@@ -56,7 +63,10 @@ pub fn conv2d<D: Device<f32>, Si: Shape, Sw: Shape, Sb: Shape, So: Shape, T: Tap
 ) -> Result<Tensor<So, f32, D, T>, D::Err> {
     let (l, kk, g) = (s.out_len(), s.kernel * s.kernel, s.groups);
     let (og, pk) = (s.out_channels / g, s.group_patch_len());
-    let idx = patch_index((s.in_h, s.in_w, s.out_h, s.out_w), (s.kernel, s.stride, s.pad));
+    let idx = patch_index(
+        (s.in_h, s.in_w, s.out_h, s.out_w),
+        (s.kernel, s.stride, s.pad),
+    );
     let p = patches(x, (s.batch * s.in_channels, s.in_h * s.in_w), idx)?;
     let cols = p
         .try_reshape_like(&(kk, l, s.batch, s.in_channels))?
@@ -66,7 +76,9 @@ pub fn conv2d<D: Device<f32>, Si: Shape, Sw: Shape, Sb: Shape, So: Shape, T: Tap
         .retaped::<T>()
         .try_reshape_like(&(g, og, pk))?
         .try_broadcast_like::<_, Axis<0>>(&(s.batch, g, og, pk))?;
-    let y = w.try_matmul(cols)?.try_reshape_like(&(s.batch, s.out_channels, l))?;
+    let y = w
+        .try_matmul(cols)?
+        .try_reshape_like(&(s.batch, s.out_channels, l))?;
     let b = b
         .retaped::<T>()
         .try_reshape_like(&(s.out_channels,))?
@@ -82,7 +94,8 @@ pub fn pool2d<D: Device<f32>, Si: Shape, So: Shape, T: Tape<f32, D>>(
 ) -> Result<Tensor<So, f32, D, T>, D::Err> {
     let (planes, l, kk) = (s.batch * s.channels, s.out_h * s.out_w, s.kernel * s.kernel);
     let idx = patch_index((s.in_h, s.in_w, s.out_h, s.out_w), (s.kernel, s.stride, 0));
-    let windows = patches(x, (planes, s.in_h * s.in_w), idx)?.try_reshape_like(&(kk, l * planes))?;
+    let windows =
+        patches(x, (planes, s.in_h * s.in_w), idx)?.try_reshape_like(&(kk, l * planes))?;
     let pooled: Tensor<(usize,), f32, D, T> = match s.kind {
         PoolKind::Max => windows.try_max::<_, Axis<0>>()?,
         PoolKind::Avg => windows.try_mean::<_, Axis<0>>()?,

@@ -42,7 +42,10 @@ impl<B: Dim, const C: usize, H: Dim, W: Dim, const SIZE: usize, D: LabDevice, T:
     type Output = Tensor<(B, Const<C>, H, W), f32, D, T>;
     type Error = D::Err;
 
-    fn try_forward(&self, x: Tensor<(B, Const<C>, H, W), f32, D, T>) -> Result<Self::Output, D::Err> {
+    fn try_forward(
+        &self,
+        x: Tensor<(B, Const<C>, H, W), f32, D, T>,
+    ) -> Result<Self::Output, D::Err> {
         const { assert!(SIZE > 0, "LocalResponseNorm: SIZE must be at least 1") };
         let (b, _, h, w) = *x.shape();
         let spec = LrnSpec {

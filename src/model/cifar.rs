@@ -14,11 +14,11 @@ pub type ConvBnRelu<const IN: usize, const OUT: usize, const SIZE: usize> =
 
 /// The `cifar` model, input `[B, 3, 32, 32]`, output 10 logits.
 pub type Cifar = (
-    (ConvBnRelu<3, 64, 32>, MaxPool2D<2, 2, 16>),   // [64, 32, 32] -> [64, 16, 16]
-    (ConvBnRelu<64, 192, 16>, MaxPool2D<2, 2, 8>),  // [192, 16, 16] -> [192, 8, 8]
-    ConvBnRelu<192, 384, 8>,                        // [384, 8, 8]
-    ConvBnRelu<384, 256, 8>,                        // [256, 8, 8]
-    (ConvBnRelu<256, 256, 8>, MaxPool2D<2, 2, 4>),  // [256, 8, 8] -> [256, 4, 4]
+    (ConvBnRelu<3, 64, 32>, MaxPool2D<2, 2, 16>), // [64, 32, 32] -> [64, 16, 16]
+    (ConvBnRelu<64, 192, 16>, MaxPool2D<2, 2, 8>), // [192, 16, 16] -> [192, 8, 8]
+    ConvBnRelu<192, 384, 8>,                      // [384, 8, 8]
+    ConvBnRelu<384, 256, 8>,                      // [256, 8, 8]
+    (ConvBnRelu<256, 256, 8>, MaxPool2D<2, 2, 4>), // [256, 8, 8] -> [256, 4, 4]
     (
         Flatten<4096>, // 256 * 4 * 4
         (Dropout, Linear<4096, 1024>, ReLU),

@@ -23,12 +23,23 @@ pub trait Describe {
 }
 
 fn push(rows: &mut Vec<LayerRow>, layer: String, output: Vec<usize>, params: usize) -> Vec<usize> {
-    rows.push(LayerRow { layer, output: output.clone(), params });
+    rows.push(LayerRow {
+        layer,
+        output: output.clone(),
+        params,
+    });
     output
 }
 
-impl<const I: usize, const O: usize, const K: usize, const S: usize, const P: usize, const OS: usize, const G: usize>
-    Describe for Conv2D<I, O, K, S, P, OS, G>
+impl<
+        const I: usize,
+        const O: usize,
+        const K: usize,
+        const S: usize,
+        const P: usize,
+        const OS: usize,
+        const G: usize,
+    > Describe for Conv2D<I, O, K, S, P, OS, G>
 {
     fn describe(_: &[usize], rows: &mut Vec<LayerRow>) -> Vec<usize> {
         let mut name = format!("Conv2D {O}@{K}x{K}");

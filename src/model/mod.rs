@@ -9,6 +9,25 @@
 //! Build one with `dev.build_module::<Cifar, f32>()`. `model.forward(x)` is inference
 //! (batch norm uses its running statistics, dropout is off); `model.forward_mut(x.traced(grads))`
 //! is training (batch statistics, dropout on), as everywhere in dfdx.
+//!
+//! ```
+//! use alexnet_lab::prelude::*;
+//! let dev = Cpu::default();
+//! let model = dev.build_module::<Cifar, f32>();
+//! let images: Tensor<Rank4<2, 3, 32, 32>, f32, _> = dev.zeros();
+//! let logits: Tensor<Rank2<2, 10>, f32, _> = model.forward(images);
+//! ```
+//!
+//! The sizes are checked when the program is built: 28x28 images (MNIST's size) in the
+//! 32x32 model stop the build at its first convolution, whose output would be
+//! `(28 + 2*1 - 3) / 1 + 1 = 28`, not the 32 its type says.
+//! ```compile_fail,E0080
+//! use alexnet_lab::prelude::*;
+//! let dev = Cpu::default();
+//! let model = dev.build_module::<Cifar, f32>();
+//! let images: Tensor<Rank4<2, 3, 28, 28>, f32, _> = dev.zeros();
+//! let logits = model.forward(images);
+//! ```
 
 mod article;
 mod cifar;

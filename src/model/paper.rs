@@ -12,8 +12,18 @@ use dfdx::nn::builders::{Dropout, Linear, ReLU};
 
 /// The `paper` model, input `[B, 3, 227, 227]`, output 1000 logits.
 pub type Paper = (
-    (Conv2D<3, 96, 11, 4, 0, 55>, ReLU, LocalResponseNorm<5>, MaxPool2D<3, 2, 27>),
-    (Conv2D<96, 256, 5, 1, 2, 27, 2>, ReLU, LocalResponseNorm<5>, MaxPool2D<3, 2, 13>),
+    (
+        Conv2D<3, 96, 11, 4, 0, 55>,
+        ReLU,
+        LocalResponseNorm<5>,
+        MaxPool2D<3, 2, 27>,
+    ),
+    (
+        Conv2D<96, 256, 5, 1, 2, 27, 2>,
+        ReLU,
+        LocalResponseNorm<5>,
+        MaxPool2D<3, 2, 13>,
+    ),
     (Conv2D<256, 384, 3, 1, 1, 13>, ReLU), // the one layer that crosses between the GPUs
     (Conv2D<384, 384, 3, 1, 1, 13, 2>, ReLU),
     (Conv2D<384, 256, 3, 1, 1, 13, 2>, ReLU, MaxPool2D<3, 2, 6>),

@@ -48,7 +48,10 @@ pub(crate) fn thousands(n: usize) -> String {
 }
 
 fn shape(s: &[usize]) -> String {
-    s.iter().map(|d| d.to_string()).collect::<Vec<_>>().join(" x ")
+    s.iter()
+        .map(|d| d.to_string())
+        .collect::<Vec<_>>()
+        .join(" x ")
 }
 
 impl Summary {
@@ -82,21 +85,43 @@ impl Summary {
 
     /// Shows the table inline in a notebook on the Rust kernel (evcxr calls this).
     pub fn evcxr_display(&self) {
-        println!("EVCXR_BEGIN_CONTENT text/html\n{}\nEVCXR_END_CONTENT", self.to_html());
+        println!(
+            "EVCXR_BEGIN_CONTENT text/html\n{}\nEVCXR_END_CONTENT",
+            self.to_html()
+        );
     }
 }
 
 impl fmt::Display for Summary {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let width = self.rows.iter().map(|r| r.layer.len()).max().unwrap_or(5).max(5);
+        let width = self
+            .rows
+            .iter()
+            .map(|r| r.layer.len())
+            .max()
+            .unwrap_or(5)
+            .max(5);
         writeln!(f, "{} model, input {}", self.model, shape(&self.input))?;
-        writeln!(f, "{:>3}  {:<width$}  {:<16}  {:>12}", "#", "layer", "output shape", "parameters")?;
+        writeln!(
+            f,
+            "{:>3}  {:<width$}  {:<16}  {:>12}",
+            "#", "layer", "output shape", "parameters"
+        )?;
         for (i, r) in self.rows.iter().enumerate() {
             let out = shape(&r.output);
             let params = thousands(r.params);
-            writeln!(f, "{:>3}  {:<width$}  {out:<16}  {params:>12}", i + 1, r.layer)?;
+            writeln!(
+                f,
+                "{:>3}  {:<width$}  {out:<16}  {params:>12}",
+                i + 1,
+                r.layer
+            )?;
         }
         let total = self.total_params();
-        write!(f, "total params: {total} ({:.2} million)", total as f64 / 1e6)
+        write!(
+            f,
+            "total params: {total} ({:.2} million)",
+            total as f64 / 1e6
+        )
     }
 }

@@ -22,23 +22,25 @@ pub fn im2col(s: &ConvSpec, x: &[f32]) -> Vec<f32> {
     let (ow_lo, ow_hi): (Vec<usize>, Vec<usize>) = (0..k)
         .map(|kj| valid_range(s.out_w, s.in_w, s.stride, kj, s.pad))
         .unzip();
-    cols.par_chunks_mut(cols_n).enumerate().for_each(|(r, row)| {
-        let (c, ki, kj) = (r / (k * k), r / k % k, r % k);
-        for b in 0..s.batch {
-            let plane = &x[(b * s.in_channels + c) * s.in_h * s.in_w..][..s.in_h * s.in_w];
-            for oh in 0..s.out_h {
-                let ih = (oh * s.stride + ki) as isize - s.pad as isize;
-                if ih < 0 || ih >= s.in_h as isize {
-                    continue; // the row stays zero: padding
-                }
-                let src = &plane[ih as usize * s.in_w..][..s.in_w];
-                let dst = &mut row[b * l + oh * s.out_w..][..s.out_w];
-                for ow in ow_lo[kj]..ow_hi[kj] {
-                    dst[ow] = src[ow * s.stride + kj - s.pad];
+    cols.par_chunks_mut(cols_n)
+        .enumerate()
+        .for_each(|(r, row)| {
+            let (c, ki, kj) = (r / (k * k), r / k % k, r % k);
+            for b in 0..s.batch {
+                let plane = &x[(b * s.in_channels + c) * s.in_h * s.in_w..][..s.in_h * s.in_w];
+                for oh in 0..s.out_h {
+                    let ih = (oh * s.stride + ki) as isize - s.pad as isize;
+                    if ih < 0 || ih >= s.in_h as isize {
+                        continue; // the row stays zero: padding
+                    }
+                    let src = &plane[ih as usize * s.in_w..][..s.in_w];
+                    let dst = &mut row[b * l + oh * s.out_w..][..s.out_w];
+                    for ow in ow_lo[kj]..ow_hi[kj] {
+                        dst[ow] = src[ow * s.stride + kj - s.pad];
+                    }
                 }
             }
-        }
-    });
+        });
     cols
 }
 

@@ -41,7 +41,9 @@ pub fn backward(s: &LrnSpec, x: &[f32], gout: &[f32], gx: &mut [f32]) {
     gx.par_chunks_mut(img).enumerate().for_each(|(b, dst)| {
         let (a, g) = (&x[b * img..][..img], &gout[b * img..][..img]);
         let d = denominators(s, a);
-        let t: Vec<f32> = (0..img).map(|i| g[i] * a[i] * d[i].powf(-s.beta - 1.0)).collect();
+        let t: Vec<f32> = (0..img)
+            .map(|i| g[i] * a[i] * d[i].powf(-s.beta - 1.0))
+            .collect();
         for j in 0..s.channels {
             // c with j in window(c): j - (n-1)/2 ..= j + n/2
             let cs = j.saturating_sub((s.size - 1) / 2)..(j + s.size / 2 + 1).min(s.channels);

@@ -33,8 +33,14 @@ pub(crate) fn matmul(
         return;
     }
     assert!((m - 1) * dst_rs + n <= dst.len(), "matmul: dst too small");
-    assert!((m - 1) * a_rs + (k - 1) * a_cs < a.len(), "matmul: lhs too small");
-    assert!((k - 1) * b_rs + (n - 1) * b_cs < b.len(), "matmul: rhs too small");
+    assert!(
+        (m - 1) * a_rs + (k - 1) * a_cs < a.len(),
+        "matmul: lhs too small"
+    );
+    assert!(
+        (k - 1) * b_rs + (n - 1) * b_cs < b.len(),
+        "matmul: rhs too small"
+    );
     // SAFETY: every index the product touches was bounds-checked above, the three slices
     // cannot alias (one is &mut), and f32 is a type gemm supports.
     unsafe {

@@ -9,7 +9,14 @@ pub fn forward(s: &PoolSpec, x: &[f32]) -> (Vec<f32>, Vec<u32>) {
     let (ihw, ohw) = (s.in_h * s.in_w, s.out_h * s.out_w);
     let planes = s.batch * s.channels;
     let mut out = vec![0.0f32; planes * ohw];
-    let mut argmax = vec![0u32; if s.kind == PoolKind::Max { planes * ohw } else { 0 }];
+    let mut argmax = vec![
+        0u32;
+        if s.kind == PoolKind::Max {
+            planes * ohw
+        } else {
+            0
+        }
+    ];
     let area = (s.kernel * s.kernel) as f32;
     let task = |p: usize, dst: &mut [f32], mut arg: Option<&mut [u32]>| {
         let src = &x[p * ihw..][..ihw];
@@ -20,8 +27,8 @@ pub fn forward(s: &PoolSpec, x: &[f32]) -> (Vec<f32>, Vec<u32>) {
                     let row = (oh * s.stride + ki) * s.in_w + ow * s.stride;
                     for (kj, &v) in src[row..row + s.kernel].iter().enumerate() {
                         sum += v;
-                        // `!(v <= best)` so that a NaN wins and propagates, as in PyTorch.
-                        if !(v <= best) {
+                        // A NaN wins and propagates, as in PyTorch.
+                        if v > best || v.is_nan() {
                             (best, best_i) = (v, row + kj);
                         }
                     }

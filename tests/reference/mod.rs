@@ -74,7 +74,8 @@ pub fn conv_backward(s: Conv, x: &[f64], w: &[f64], gy: &[f64]) -> (Vec<f64>, Ve
                                 let xc = grp * cg + c;
                                 gw[wi] += g * s.x_at(x, b, xc, ih, iw);
                                 if ih >= 0 && iw >= 0 && ih < s.h as isize && iw < s.h as isize {
-                                    let xi = ((b * s.c + xc) * s.h + ih as usize) * s.h + iw as usize;
+                                    let xi =
+                                        ((b * s.c + xc) * s.h + ih as usize) * s.h + iw as usize;
                                     gx[xi] += g * w[wi];
                                 }
                             }
@@ -88,7 +89,15 @@ pub fn conv_backward(s: Conv, x: &[f64], w: &[f64], gy: &[f64]) -> (Vec<f64>, Ve
 }
 
 /// Max (or average) of each `k x k` window at stride `s`, no padding; `planes` maps of `h x h`.
-pub fn pool_forward(max: bool, planes: usize, h: usize, k: usize, s: usize, os: usize, x: &[f64]) -> Vec<f64> {
+pub fn pool_forward(
+    max: bool,
+    planes: usize,
+    h: usize,
+    k: usize,
+    s: usize,
+    os: usize,
+    x: &[f64],
+) -> Vec<f64> {
     let mut y = vec![0.0; planes * os * os];
     for p in 0..planes {
         for i in 0..os {
@@ -114,7 +123,9 @@ pub fn lrn_forward(b: usize, c: usize, plane: usize, n: usize, x: &[f64]) -> Vec
             for p in 0..plane {
                 let lo = ci.saturating_sub(n / 2);
                 let hi = (ci + (n - 1) / 2).min(c - 1);
-                let sum: f64 = (lo..=hi).map(|c2| x[(bi * c + c2) * plane + p].powi(2)).sum();
+                let sum: f64 = (lo..=hi)
+                    .map(|c2| x[(bi * c + c2) * plane + p].powi(2))
+                    .sum();
                 let i = (bi * c + ci) * plane + p;
                 y[i] = x[i] / (k + alpha * sum).powf(beta);
             }

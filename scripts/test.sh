@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# The project's one test command (`make test`): installs what a fresh machine lacks, then
+# formatting, lints, every test in release mode (layers against naive loops, models,
+# doctests including the compile-fail shape checks) and the CUDA build check.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if ! command -v cargo >/dev/null; then
+    echo "test.sh: cargo not found: install Rust from https://rustup.rs, then run 'make test' again" >&2
+    exit 1
+fi
+# rust-toolchain.toml names the components; rustup installs them on first use, this makes
+# it explicit (and works offline when they are already there).
+rustup component add rust-src rustfmt clippy >/dev/null 2>&1 || true
+
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+
+echo "== cargo fmt --check"
+cargo fmt --all -- --check
+echo "== cargo clippy --all-targets -- -D warnings"
+cargo clippy --all-targets -- -D warnings
+echo "== cargo test --release"
+cargo test --release 2>&1 | tee "$log"
+echo "== cargo check --features cuda (ci-check: no CUDA toolkit needed)"
+cargo check --no-default-features --features cuda,ci-check --target-dir target/cuda-check
+
+passed=$(grep -E '^test result:' "$log" | sed -E 's/.* ([0-9]+) passed.*/\1/' | paste -sd+ | bc)
+failed=$(grep -E '^test result:' "$log" | sed -E 's/.* ([0-9]+) failed.*/\1/' | paste -sd+ | bc)
+echo "tests: ${passed} passed, ${failed} failed"

@@ -1,0 +1,128 @@
+//! The three models: parameter counts from the paper and DESIGN.md, shapes, and the
+//! difference between training and inference mode.
+
+use alexnet_lab::model::{Article, Cifar, Paper};
+use alexnet_lab::prelude::*;
+
+#[test]
+fn trainable_parameter_counts_match_the_written_numbers() {
+    let dev = Cpu::default();
+    // Krizhevsky et al. 2012: "60 million parameters"; the exact count of this layout.
+    let paper = dev.build_module::<Paper, f32>();
+    assert_eq!(paper.num_trainable_params(), 60_965_224);
+    drop(paper);
+    let article = dev.build_module::<Article, f32>();
+    assert_eq!(article.num_trainable_params(), 58_325_066); // Keras: trainable params
+    drop(article);
+    let cifar = dev.build_module::<Cifar, f32>();
+    assert_eq!(cifar.num_trainable_params(), 7_509_066);
+}
+
+#[test]
+fn layer_tables_add_up_to_the_built_models() {
+    for (name, want) in [
+        (ModelName::Paper, 60_965_224),
+        (ModelName::Article, 58_325_066),
+        (ModelName::Cifar, 7_509_066),
+    ] {
+        let table = summary(name);
+        assert_eq!(table.total_params(), want, "{name}");
+        assert!(table.to_string().ends_with(&format!(
+            "total params: {want} ({:.2} million)",
+            want as f64 / 1e6
+        )));
+        assert!(table.to_html().starts_with("<table>"));
+    }
+    // The paper's table, row by row where the paper states the shape.
+    let paper = summary(ModelName::Paper);
+    let outputs: Vec<_> = paper
+        .rows
+        .iter()
+        .filter(|r| r.layer.starts_with("Conv2D"))
+        .map(|r| r.output.clone())
+        .collect();
+    assert_eq!(
+        outputs,
+        [
+            vec![96, 55, 55],
+            vec![256, 27, 27],
+            vec![384, 13, 13],
+            vec![384, 13, 13],
+            vec![256, 13, 13]
+        ]
+    );
+}
+
+#[test]
+fn model_names_parse_and_reject_typos() {
+    assert_eq!("Cifar".parse::<ModelName>().unwrap(), ModelName::Cifar);
+    let err = "alex".parse::<ModelName>().unwrap_err().to_string();
+    assert!(err.contains("paper, article, cifar"), "{err}");
+}
+
+#[test]
+fn cifar_inference_is_deterministic_and_training_mode_is_not() {
+    let dev = Cpu::seed_from_u64(1);
+    let mut model = dev.build_module::<Cifar, f32>();
+    let x: Tensor<Rank4<4, 3, 32, 32>, f32, _> = dev.sample_normal();
+    let a: Tensor<Rank2<4, 10>, f32, _> = model.forward(x.clone());
+    let b = model.forward(x.clone());
+    assert_eq!(a.as_vec(), b.as_vec(), "evaluation mode has no randomness");
+    // Training mode: dropout draws new masks and batch norm uses the batch's statistics.
+    let grads = model.alloc_grads();
+    let c = model.forward_mut(x.clone().traced(grads));
+    assert_ne!(a.as_vec(), c.retaped::<NoneTape>().as_vec());
+}
+
+#[test]
+fn article_forward_shapes() {
+    let dev = Cpu::default();
+    let model = dev.build_module::<Article, f32>();
+    let x: Tensor<(usize, Const<3>, Const<227>, Const<227>), f32, _> =
+        dev.zeros_like(&(2, Const, Const, Const));
+    let y: Tensor<(usize, Const<10>), f32, _> = model.forward(x);
+    assert_eq!(y.shape().0, 2);
+}
+
+#[test]
+fn cifar_learns_a_fixed_batch() {
+    // Eight images with fixed labels: a working forward, backward and update must drive the
+    // loss down (SGD, lr 0.01, momentum 0.9, as the Keras reference).
+    let dev = Cpu::seed_from_u64(2);
+    let mut model = dev.build_module::<Cifar, f32>();
+    let x: Tensor<Rank4<8, 3, 32, 32>, f32, _> = dev.sample_normal();
+    let labels: [usize; 8] = [0, 1, 2, 3, 4, 5, 6, 7];
+    let mut onehot = [[0.0f32; 10]; 8];
+    for (row, &l) in onehot.iter_mut().zip(&labels) {
+        row[l] = 1.0;
+    }
+    let y: Tensor<Rank2<8, 10>, f32, _> = dev.tensor(onehot);
+    let mut opt = Sgd::new(
+        &model,
+        SgdConfig {
+            lr: 0.01,
+            momentum: Some(Momentum::Classic(0.9)),
+            weight_decay: None,
+        },
+    );
+    let mut grads = model.alloc_grads();
+    let mut losses = vec![];
+    for _ in 0..15 {
+        let loss =
+            cross_entropy_with_logits_loss(model.forward_mut(x.clone().traced(grads)), y.clone());
+        losses.push(loss.array());
+        grads = loss.backward();
+        opt.update(&mut model, &grads).unwrap();
+        model.zero_grads(&mut grads);
+    }
+    let first = losses[0];
+    let last = *losses.last().unwrap();
+    assert!(
+        first > 1.5,
+        "an untrained model is near ln(10) = 2.3, got {first}"
+    );
+    assert!(
+        last < 0.5 * first,
+        "loss should fall by half at least: {losses:?}"
+    );
+}
