@@ -25,6 +25,6 @@ cargo test --release 2>&1 | tee "$log"
 echo "== cargo check --features cuda (ci-check: no CUDA toolkit needed)"
 cargo check --no-default-features --features cuda,ci-check --target-dir target/cuda-check
 
-passed=$(grep -E '^test result:' "$log" | sed -E 's/.* ([0-9]+) passed.*/\1/' | paste -sd+ | bc)
-failed=$(grep -E '^test result:' "$log" | sed -E 's/.* ([0-9]+) failed.*/\1/' | paste -sd+ | bc)
-echo "tests: ${passed} passed, ${failed} failed"
+# Sum the "test result: ok. N passed; M failed; ..." lines of every test binary and doctest run.
+awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
+     END { printf "tests: %d passed, %d failed\n", p, f }' "$log"
