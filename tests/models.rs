@@ -126,3 +126,32 @@ fn cifar_learns_a_fixed_batch() {
         "loss should fall by half at least: {losses:?}"
     );
 }
+
+#[test]
+fn safetensors_round_trip_keeps_every_parameter_and_running_statistic() {
+    let dev = Cpu::seed_from_u64(4);
+    let mut model = dev.build_module::<Cifar, f32>();
+    // One training-mode pass so batch norm's running statistics leave their defaults.
+    let x: Tensor<Rank4<2, 3, 32, 32>, f32, _> = dev.sample_normal();
+    let grads = model.alloc_grads();
+    let _ = model.forward_mut(x.clone().traced(grads));
+    let path = std::env::temp_dir().join(format!(
+        "alexnet-lab-test-{}.safetensors",
+        std::process::id()
+    ));
+    model.save_safetensors(&path).unwrap();
+    let mut loaded = dev.build_module::<Cifar, f32>(); // different random weights
+    assert_ne!(
+        loaded.forward(x.clone()).as_vec(),
+        model.forward(x.clone()).as_vec()
+    );
+    loaded.load_safetensors(&path).unwrap();
+    std::fs::remove_file(&path).unwrap();
+    assert_eq!(
+        loaded.forward(x.clone()).as_vec(),
+        model.forward(x).as_vec()
+    );
+    // The grouped weight keeps its [out, in / groups, k, k] shape in the file.
+    let conv = dev.build_module::<builders::Conv2D<4, 6, 5, 1, 2, 9, 2>, f32>();
+    assert_eq!(conv.weight.shape().concrete(), [6, 2, 5, 5]);
+}
