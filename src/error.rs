@@ -9,9 +9,42 @@ pub enum Error {
     /// A numeric setting outside what makes sense.
     #[error("invalid {what}: {why}")]
     Invalid { what: &'static str, why: String },
+    /// A data file that is missing, malformed or inconsistent; the message says what to do.
+    #[error("{}: {what}", path.display())]
+    Data {
+        path: std::path::PathBuf,
+        what: String,
+    },
+    /// Reading or writing a file failed.
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: std::path::PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// Fetching a file over the network failed.
+    #[error("{0}")]
+    Download(String),
     /// The compute device failed (out of memory, a CUDA error).
     #[error("device error: {0}")]
     Device(String),
+}
+
+impl Error {
+    /// An I/O error on `path`.
+    pub fn io(path: impl Into<std::path::PathBuf>, source: std::io::Error) -> Self {
+        Error::Io {
+            path: path.into(),
+            source,
+        }
+    }
+    /// A problem with the data in `path`.
+    pub fn data(path: impl Into<std::path::PathBuf>, what: impl Into<String>) -> Self {
+        Error::Data {
+            path: path.into(),
+            what: what.into(),
+        }
+    }
 }
 
 impl From<dfdx::tensor::CpuError> for Error {

@@ -10,6 +10,7 @@
 //! Start with `use alexnet_lab::prelude::*;`.
 
 pub mod bench;
+pub mod data;
 pub mod error;
 pub mod layers;
 pub mod model;

@@ -1,0 +1,296 @@
+//! The data pipeline: the binary format (with known pixels and a fuzzed parser), splits,
+//! transforms, batches and the synthetic set through the real loader.
+
+use alexnet_lab::data::*;
+use dfdx::prelude::*;
+use rand::{rngs::StdRng, Rng, SeedableRng};
+use std::path::Path;
+
+fn tmp_dir(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("alexnet-lab-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// One record whose red, green and blue planes each have one marked pixel.
+fn marked_record(label: u8) -> Vec<u8> {
+    let mut rec = vec![0u8; RECORD_BYTES];
+    rec[0] = label;
+    rec[1 + 3 * 32 + 7] = 200; // red, row 3, column 7
+    rec[1 + 1024 + 31] = 77; // green, row 0, column 31
+    rec[1 + 2048 + 31 * 32] = 9; // blue, row 31, column 0
+    rec
+}
+
+#[test]
+fn known_pixels_land_where_they_must() {
+    let images = parse_records(&marked_record(4), Path::new("x.bin")).unwrap();
+    assert_eq!(images.labels, [4]);
+    let hwc = images.to_hwc(); // (N, 32, 32, 3)
+    assert_eq!(
+        (hwc[[0, 3, 7, 0]], hwc[[0, 0, 31, 1]], hwc[[0, 31, 0, 2]]),
+        (200, 77, 9)
+    );
+    assert_eq!(hwc.iter().map(|&v| v as u32).sum::<u32>(), 200 + 77 + 9);
+    let chw = images.to_chw_f32(); // (N, 3, 32, 32)
+    assert_eq!(chw[[0, 0, 3, 7]], 200.0 / 255.0);
+    assert_eq!(chw[[0, 1, 0, 31]], 77.0 / 255.0);
+    assert_eq!(chw[[0, 2, 31, 0]], 9.0 / 255.0);
+    assert_eq!(images.image_hwc(0)[[3, 7, 0]], 200);
+}
+
+#[test]
+fn malformed_files_are_rejected_with_the_file_and_record_named() {
+    let path = Path::new("data_batch_3.bin");
+    let mut two = marked_record(1);
+    two.extend(marked_record(2));
+    let err = parse_records(&two[..two.len() - 5], path)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("data_batch_3.bin") && err.contains("whole number of 3073-byte records"),
+        "{err}"
+    );
+    two[RECORD_BYTES] = 10; // the second record's label
+    let err = parse_records(&two, path).unwrap_err().to_string();
+    assert!(err.contains("record 1 has label 10"), "{err}");
+    let err = read_batch_file(Path::new("/nonexistent/test_batch.bin"))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("/nonexistent/test_batch.bin"), "{err}");
+}
+
+#[test]
+fn parser_never_panics_on_random_input() {
+    // Property: for any bytes, parsing returns Ok exactly when the length is a whole number
+    // of records and every label is 0..=9, and never panics.
+    let mut rng = StdRng::seed_from_u64(99);
+    for _ in 0..3000 {
+        let records = rng.gen_range(0..4);
+        let extra = if rng.gen_bool(0.5) {
+            0
+        } else {
+            rng.gen_range(1..RECORD_BYTES)
+        };
+        let mut bytes = vec![0u8; records * RECORD_BYTES + extra];
+        rng.fill(&mut bytes[..]);
+        if rng.gen_bool(0.5) {
+            for r in 0..records {
+                bytes[r * RECORD_BYTES] %= 10;
+            }
+        }
+        let valid = extra == 0 && (0..records).all(|r| bytes[r * RECORD_BYTES] < 10);
+        let parsed = parse_records(&bytes, Path::new("fuzz.bin"));
+        assert_eq!(parsed.is_ok(), valid);
+        if let Ok(images) = parsed {
+            assert_eq!(images.len(), records);
+            assert_eq!(
+                encode_records(&images),
+                bytes,
+                "encode is the inverse of parse"
+            );
+        }
+    }
+}
+
+#[test]
+fn synthetic_set_is_seeded_balanced_and_round_trips_through_the_loader() {
+    let a = synthetic::generate(6, 2, 42);
+    let b = synthetic::generate(6, 2, 42);
+    let c = synthetic::generate(6, 2, 43);
+    assert_eq!(a.train, b.train);
+    assert_ne!(a.train.pixels, c.train.pixels);
+    assert_eq!(a.train.class_counts(), [6; 10]);
+    assert_eq!(a.test.class_counts(), [2; 10]);
+    let dir = tmp_dir("synth");
+    let folder = a.write(&dir).unwrap();
+    assert!(folder.ends_with(FOLDER));
+    for dir in [&dir, &folder] {
+        let loaded = Cifar10::load(dir).unwrap();
+        assert_eq!(loaded.train, a.train);
+        assert_eq!(loaded.test, a.test);
+        assert_eq!(loaded.classes, synthetic::CLASS_NAMES);
+    }
+    // A damaged file in an otherwise whole set is reported, not skipped.
+    let victim = folder.join(TRAIN_FILES[2]);
+    let bytes = std::fs::read(&victim).unwrap();
+    std::fs::write(&victim, &bytes[..bytes.len() - 1]).unwrap();
+    let err = Cifar10::load(&dir).unwrap_err().to_string();
+    assert!(err.contains("data_batch_3.bin"), "{err}");
+    std::fs::remove_file(folder.join(META_FILE)).unwrap();
+    std::fs::write(&victim, &bytes).unwrap();
+    let err = Cifar10::load(&dir).unwrap_err().to_string();
+    assert!(err.contains(META_FILE), "{err}");
+    std::fs::remove_dir_all(&dir).unwrap();
+    let err = Cifar10::load(&dir).unwrap_err().to_string();
+    assert!(
+        err.contains("alexnet data download") && err.contains("synthetic"),
+        "{err}"
+    );
+}
+
+#[test]
+fn validation_is_the_last_training_images() {
+    let data = synthetic::generate(10, 1, 5);
+    let last = data.train.image(99).to_vec();
+    let splits = data.clone().split(30).unwrap();
+    assert_eq!((splits.train.len(), splits.val.len()), (70, 30));
+    assert_eq!(splits.val.image(29), &last[..]);
+    assert_eq!(splits.train.image(0), data.train.image(0));
+    let err = data.split(100).unwrap_err().to_string();
+    assert!(
+        err.contains("--val-size") && err.contains("leaves no training images"),
+        "{err}"
+    );
+}
+
+#[test]
+fn normalization_uses_training_statistics() {
+    let data = synthetic::generate(5, 1, 8);
+    let norm = Normalization::from_images(&data.train);
+    // Reference: a direct mean and std of the red channel.
+    let red: Vec<f64> = (0..data.train.len())
+        .flat_map(|i| {
+            data.train.image(i)[..1024]
+                .iter()
+                .map(|&p| p as f64 / 255.0)
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    let mean = red.iter().sum::<f64>() / red.len() as f64;
+    let std = (red.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / red.len() as f64).sqrt();
+    assert!((norm.mean[0] as f64 - mean).abs() < 1e-5 && (norm.std[0] as f64 - std).abs() < 1e-5);
+    let mut out = vec![0f32; PIXELS];
+    norm.apply(data.train.image(0), &mut out);
+    let want = (data.train.image(0)[0] as f32 / 255.0 - norm.mean[0]) / norm.std[0];
+    assert!((out[0] - want).abs() < 1e-6);
+}
+
+#[test]
+fn crop_and_flip_move_pixels_as_they_should() {
+    let images = parse_records(&marked_record(0), Path::new("x.bin")).unwrap();
+    let img = images.image(0);
+    let mut rng = StdRng::seed_from_u64(1);
+    let (mut flipped, mut shifted) = (0, 0);
+    for _ in 0..50 {
+        let out = random_crop_flip(img, 0, &mut rng); // no padding: identity or mirror
+        if out == img {
+            shifted += 1;
+        } else {
+            assert_eq!(
+                out[3 * 32 + (31 - 7)],
+                200,
+                "red pixel mirrored to column 24"
+            );
+            flipped += 1;
+        }
+    }
+    assert!(
+        flipped > 10 && shifted > 10,
+        "a fair coin: {flipped} flips of 50"
+    );
+    let out = random_crop_flip(img, 4, &mut StdRng::seed_from_u64(3));
+    assert_eq!(
+        out,
+        random_crop_flip(img, 4, &mut StdRng::seed_from_u64(3)),
+        "seeded"
+    );
+    let marks = out.iter().filter(|&&v| v == 200).count();
+    assert!(
+        marks <= 1,
+        "a crop moves the pixel or drops it, never copies it"
+    );
+}
+
+#[test]
+fn bilinear_resize_keeps_constants_and_corners() {
+    let constant = vec![0.25f32; 3 * 32 * 32];
+    assert!(resize_bilinear(&constant, 3, 32, 227)
+        .iter()
+        .all(|&v| (v - 0.25).abs() < 1e-6));
+    let ramp: Vec<f32> = (0..32 * 32).map(|i| (i % 32) as f32).collect();
+    let big = resize_bilinear(&ramp, 1, 32, 227);
+    assert_eq!(big[0], 0.0);
+    assert_eq!(big[226], 31.0);
+    assert!(
+        big[..227].windows(2).all(|w| w[1] >= w[0]),
+        "a ramp stays monotone"
+    );
+}
+
+#[test]
+fn batches_follow_the_policy_and_see_every_image_once() {
+    let data = synthetic::generate(7, 1, 2); // 70 training images
+    let norm = Normalization::from_images(&data.train);
+    let dev = Cpu::default();
+    let train: Vec<_> = Batches::<32, _>::new(
+        &data.train,
+        norm,
+        BatchConfig::train(16, true, 9),
+        dev.clone(),
+    )
+    .collect();
+    assert_eq!(
+        train.len(),
+        4,
+        "70 / 16: four full batches, the partial one dropped"
+    );
+    assert!(train
+        .iter()
+        .all(|b| b.images.shape().0 == 16 && b.labels.len() == 16));
+    let again: Vec<_> = Batches::<32, _>::new(
+        &data.train,
+        norm,
+        BatchConfig::train(16, true, 9),
+        dev.clone(),
+    )
+    .collect();
+    assert_eq!(train[0].labels, again[0].labels, "same seed, same order");
+    assert_eq!(
+        train[0].images.as_vec(),
+        again[0].images.as_vec(),
+        "same seed, same augmentation"
+    );
+    let eval: Vec<_> =
+        Batches::<32, _>::new(&data.train, norm, BatchConfig::eval(16), dev.clone()).collect();
+    assert_eq!(
+        eval.iter().map(|b| b.labels.len()).collect::<Vec<_>>(),
+        [16, 16, 16, 16, 6]
+    );
+    let seen: Vec<usize> = eval.iter().flat_map(|b| b.labels.clone()).collect();
+    assert_eq!(
+        seen,
+        data.train
+            .labels
+            .iter()
+            .map(|&l| l as usize)
+            .collect::<Vec<_>>()
+    );
+    // The first evaluation image, normalised, is the first 3072 floats.
+    let mut want = vec![0f32; PIXELS];
+    norm.apply(data.train.image(0), &mut want);
+    assert_eq!(&eval[0].images.as_vec()[..PIXELS], &want[..]);
+    // Resized for the 227x227 models.
+    let big = Batches::<227, _>::new(&data.train, norm, BatchConfig::eval(4), dev.clone())
+        .next()
+        .unwrap();
+    assert_eq!(big.images.shape().concrete(), [4, 3, 227, 227]);
+    let targets = one_hot::<10, _>(&[3, 0], &dev);
+    assert_eq!(targets.as_vec()[3], 1.0);
+    assert_eq!(targets.as_vec()[10], 1.0);
+}
+
+#[test]
+fn load_or_synthetic_says_which() {
+    let dir = tmp_dir("fallback");
+    let data = load_or_synthetic(&dir, 3, 11).unwrap();
+    assert_eq!(data.source, Source::Synthetic { seed: 11 });
+    assert_eq!(data.train.len(), 30);
+    synthetic::generate(3, 1, 4).write(&dir).unwrap();
+    assert!(matches!(
+        load_or_synthetic(&dir, 3, 11).unwrap().source,
+        Source::Files(_)
+    ));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
