@@ -6,6 +6,7 @@
 //! Keras reference), zeroing the gradients. Inference is a forward pass in evaluation mode.
 //! Both run on random images after warm-up; each step is timed alone and the median taken.
 
+use crate::data::{synthetic, BatchConfig, Batches, Normalization};
 use crate::model::{Article, Cifar, ModelName, Paper};
 use crate::{Error, Result};
 use dfdx::optim::{Momentum, Sgd, SgdConfig};
@@ -21,6 +22,9 @@ pub struct BenchReport {
     pub train_step_s: Vec<f64>,
     /// Seconds of each timed inference batch.
     pub infer_step_s: Vec<f64>,
+    /// Images per second the data pipeline delivers as training batches (augmented,
+    /// normalised, resized for the 227x227 models), on one thread: to compare with training.
+    pub data_images_per_s: f64,
 }
 
 fn median(v: &[f64]) -> f64 {
@@ -66,12 +70,31 @@ pub fn bench(model: ModelName, batch_size: usize, steps: usize) -> Result<BenchR
         ModelName::Article => run::<Article, 227, 10>(&dev, batch_size, steps),
         ModelName::Paper => run::<Paper, 227, 1000>(&dev, batch_size, steps),
     }?;
+    let data_images_per_s = match model.input_size() {
+        32 => data_throughput::<32>(&dev, batch_size),
+        _ => data_throughput::<227>(&dev, batch_size),
+    };
     Ok(BenchReport {
         model,
         batch_size,
         train_step_s,
         infer_step_s,
+        data_images_per_s,
     })
+}
+
+/// Times the batch iterator over a synthetic set with augmentation on.
+fn data_throughput<const S: usize>(dev: &Cpu, batch_size: usize) -> f64 {
+    let set = synthetic::generate(100, 1, 0);
+    let norm = Normalization::from_images(&set.train);
+    let cfg = BatchConfig::train(batch_size.min(1000), true, 0);
+    let start = Instant::now();
+    let mut images = 0;
+    for batch in Batches::<S, _>::new(&set.train, norm, cfg, dev.clone()) {
+        images += batch.labels.len();
+        std::hint::black_box(&batch.images);
+    }
+    images as f64 / start.elapsed().as_secs_f64()
 }
 
 type Images<const S: usize, T = NoneTape> =

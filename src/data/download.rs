@@ -66,8 +66,8 @@ pub fn download_from(
 fn offline(url: &str, dir: &Path, why: impl std::fmt::Display) -> Error {
     Error::Download(format!(
         "could not download {url}: {why}. Without network, put {ARCHIVE} into {} by hand \
-         (from https://www.cs.toronto.edu/~kriz/cifar.html) and run this again, or use \
-         `--dataset synthetic` to work offline",
+         (from https://www.cs.toronto.edu/~kriz/cifar.html) and run this again, or work offline \
+         with the synthetic set (`alexnet data synth`, `--dataset synthetic`)",
         dir.display()
     ))
 }
@@ -87,7 +87,10 @@ fn fetch(
         ureq::Error::Status(code, _) => {
             offline(url, dir, format_args!("the server answered HTTP {code}"))
         }
-        ureq::Error::Transport(t) => offline(url, dir, t),
+        ureq::Error::Transport(t) => match t.message() {
+            Some(m) => offline(url, dir, format_args!("{}: {m}", t.kind())),
+            None => offline(url, dir, t.kind()),
+        },
     })?;
     let total = response
         .header("Content-Length")
