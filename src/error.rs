@@ -25,6 +25,16 @@ pub enum Error {
     /// Fetching a file over the network failed.
     #[error("{0}")]
     Download(String),
+    /// Training produced a loss that is not a number; the last good checkpoint is kept.
+    #[error(
+        "the loss became {loss} at epoch {epoch}, step {step}: training diverged. The last good checkpoint \
+         is kept; lower --lr (e.g. by 10x) and resume or start again"
+    )]
+    Diverged {
+        epoch: usize,
+        step: usize,
+        loss: f32,
+    },
     /// The compute device failed (out of memory, a CUDA error).
     #[error("device error: {0}")]
     Device(String),

@@ -15,5 +15,6 @@ pub mod error;
 pub mod layers;
 pub mod model;
 pub mod prelude;
+pub mod train;
 
 pub use error::{Error, Result};

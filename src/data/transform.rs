@@ -9,7 +9,7 @@ const PLANE: usize = IMAGE_SIZE * IMAGE_SIZE;
 
 /// Per-channel mean and standard deviation of pixels scaled to `[0, 1]`. Computed once from
 /// the training split and stored with the model, so evaluation normalises the same way.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Normalization {
     pub mean: [f32; CHANNELS],
     pub std: [f32; CHANNELS],

@@ -44,7 +44,8 @@ pub use summary::{summary, Summary};
 use crate::{Error, Result};
 
 /// The models by name, as the CLI and notebooks spell them.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum ModelName {
     Paper,
     Article,

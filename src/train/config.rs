@@ -1,0 +1,85 @@
+//! One config struct for a training run, one commented default per field.
+
+use crate::model::ModelName;
+use serde::{Deserialize, Serialize};
+
+/// The optimizer: how gradients become weight updates.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OptimizerKind {
+    /// Stochastic gradient descent with momentum (the paper's choice).
+    Sgd,
+    /// Adam (Kingma and Ba 2015): per-parameter step sizes.
+    Adam,
+}
+
+/// How the learning rate changes over the epochs.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase", tag = "kind")]
+pub enum Schedule {
+    /// The same rate every epoch.
+    Constant,
+    /// Multiply by `gamma` every `every` epochs (the paper divided by 10 when validation stalled).
+    Step { every: usize, gamma: f64 },
+    /// Half a cosine from `lr` down to 0 over the run.
+    Cosine,
+}
+
+/// Everything that decides what a training run does.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TrainConfig {
+    /// Which network (`cifar` trains on a laptop; `article` takes 227x227 inputs).
+    pub model: ModelName,
+    /// SGD with momentum, or Adam.
+    pub optimizer: OptimizerKind,
+    /// Learning rate at epoch 1 (0.01 for SGD, 0.001 for Adam are good starts).
+    pub lr: f64,
+    /// SGD momentum (the paper: 0.9).
+    pub momentum: f64,
+    /// L2 weight decay (the paper: 0.0005).
+    pub weight_decay: f64,
+    /// Passes over the training set.
+    pub num_epochs: usize,
+    /// Images per step.
+    pub batch_size: usize,
+    /// Seeds the weights, the shuffling, the augmentation and dropout.
+    pub seed: u64,
+    /// Random crops and flips of the training images.
+    pub augment: bool,
+    /// How the learning rate changes.
+    pub schedule: Schedule,
+    /// Validation images taken from the end of the training set.
+    pub val_size: usize,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        TrainConfig {
+            model: ModelName::Cifar,
+            optimizer: OptimizerKind::Sgd,
+            lr: 0.01,
+            momentum: 0.9,
+            weight_decay: 5e-4,
+            num_epochs: 10,
+            batch_size: 64,
+            seed: 0,
+            augment: false,
+            schedule: Schedule::Constant,
+            val_size: crate::data::DEFAULT_VAL_SIZE,
+        }
+    }
+}
+
+impl TrainConfig {
+    /// The learning rate of `epoch` (counted from 0).
+    pub fn lr_at(&self, epoch: usize) -> f64 {
+        match self.schedule {
+            Schedule::Constant => self.lr,
+            Schedule::Step { every, gamma } => self.lr * gamma.powi((epoch / every.max(1)) as i32),
+            Schedule::Cosine => {
+                let t = epoch as f64 / self.num_epochs.max(1) as f64;
+                self.lr * 0.5 * (1.0 + (std::f64::consts::PI * t).cos())
+            }
+        }
+    }
+}

@@ -1,0 +1,223 @@
+//! Training: the optimizers against dfdx's, resume equals uninterrupted, refusals, a
+//! diverging loss, and a model that really learns.
+
+use alexnet_lab::data::synthetic;
+use alexnet_lab::model::Cifar;
+use alexnet_lab::prelude::*;
+use alexnet_lab::train::{self, checkpoint, fit, Optimizer, OptimizerKind, TrainConfig};
+use alexnet_lab::Error;
+use dfdx::optim::Optimizer as _;
+use std::path::PathBuf;
+
+fn tmp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("alexnet-lab-train-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+type Update<'a, M> = Box<dyn FnMut(&mut M, &Gradients<f32, Cpu>) + 'a>;
+
+/// Three updates of a small network with our optimizer and with dfdx's must agree.
+fn compare_with_dfdx(kind: OptimizerKind) {
+    type Net = (Linear<6, 5>, ReLU, Linear<5, 3>);
+    let dev = Cpu::seed_from_u64(5);
+    let mut ours = dev.build_module::<Net, f32>();
+    let mut theirs = ours.clone();
+    let mut opt = Optimizer::new(kind, 0.05, 0.9, 0.01);
+    let wd = Some(WeightDecay::L2(0.01));
+    let mut reference: Update<_> = match kind {
+        OptimizerKind::Sgd => {
+            let mut sgd = Sgd::new(
+                &theirs,
+                SgdConfig {
+                    lr: 0.05,
+                    momentum: Some(Momentum::Classic(0.9)),
+                    weight_decay: wd,
+                },
+            );
+            Box::new(move |m, g| sgd.update(m, g).unwrap())
+        }
+        OptimizerKind::Adam => {
+            let mut adam = Adam::new(
+                &theirs,
+                AdamConfig {
+                    lr: 0.05,
+                    betas: [0.9, 0.999],
+                    eps: 1e-8,
+                    weight_decay: wd,
+                },
+            );
+            Box::new(move |m, g| adam.update(m, g).unwrap())
+        }
+    };
+    for step in 0..3 {
+        let x: Tensor<Rank2<4, 6>, f32, _> = dev.sample_normal();
+        let g1 = ours.forward(x.leaky_trace()).square().sum().backward();
+        let g2 = theirs.forward(x.leaky_trace()).square().sum().backward();
+        opt.step(&mut ours, &g1).unwrap();
+        reference(&mut theirs, &g2);
+        for (a, b) in ours.0.weight.as_vec().iter().zip(theirs.0.weight.as_vec()) {
+            assert!((a - b).abs() < 1e-5, "{kind:?} step {step}: {a} vs {b}");
+        }
+        for (a, b) in ours.2.bias.as_vec().iter().zip(theirs.2.bias.as_vec()) {
+            assert!((a - b).abs() < 1e-5, "{kind:?} step {step}: {a} vs {b}");
+        }
+    }
+}
+
+#[test]
+fn sgd_with_momentum_and_weight_decay_matches_dfdx() {
+    compare_with_dfdx(OptimizerKind::Sgd);
+}
+
+#[test]
+fn adam_matches_dfdx() {
+    compare_with_dfdx(OptimizerKind::Adam);
+}
+
+fn small_run(epochs: usize) -> (TrainConfig, alexnet_lab::data::Splits) {
+    let cfg = TrainConfig {
+        num_epochs: epochs,
+        batch_size: 16,
+        augment: true,
+        val_size: 16,
+        seed: 3,
+        ..Default::default()
+    };
+    let splits = synthetic::generate(8, 2, 1).split(cfg.val_size).unwrap();
+    (cfg, splits)
+}
+
+fn same_history(a: &train::History, b: &train::History) {
+    assert_eq!(a.epochs.len(), b.epochs.len());
+    for (x, y) in a.epochs.iter().zip(&b.epochs) {
+        assert_eq!(
+            (x.epoch, x.train_loss, x.train_acc, x.val_loss, x.val_acc),
+            (y.epoch, y.train_loss, y.train_acc, y.val_loss, y.val_acc)
+        );
+    }
+}
+
+#[test]
+fn a_resumed_run_ends_exactly_where_an_uninterrupted_one_does() {
+    let (cfg, splits) = small_run(2);
+    let whole = tmp_dir("whole");
+    let mut model = Cpu::seed_from_u64(cfg.seed).build_module::<Cifar, f32>();
+    let h_whole = fit::<Cifar>(&mut model, &cfg, &splits, &whole, false).unwrap();
+
+    let parts = tmp_dir("parts");
+    let mut first = Cpu::seed_from_u64(cfg.seed).build_module::<Cifar, f32>(); // the same initial weights
+    let one = TrainConfig {
+        num_epochs: 1,
+        ..cfg.clone()
+    };
+    fit::<Cifar>(&mut first, &one, &splits, &parts, false).unwrap();
+    drop(first); // the "crash": nothing survives but the files
+    let mut resumed = Cpu::seed_from_u64(99).build_module::<Cifar, f32>(); // other weights, replaced by the checkpoint
+    let h_parts = fit::<Cifar>(&mut resumed, &cfg, &splits, &parts, true).unwrap();
+
+    same_history(&h_whole, &h_parts);
+    assert_eq!(
+        model.0 .0 .0.weight.as_vec(),
+        resumed.0 .0 .0.weight.as_vec()
+    );
+    assert_eq!(
+        std::fs::read(whole.join(checkpoint::MODEL_FILE)).unwrap(),
+        std::fs::read(parts.join(checkpoint::MODEL_FILE)).unwrap(),
+        "identical weights and batch-norm statistics"
+    );
+    assert_eq!(
+        std::fs::read(whole.join(checkpoint::OPTIMIZER_FILE)).unwrap(),
+        std::fs::read(parts.join(checkpoint::OPTIMIZER_FILE)).unwrap()
+    );
+    std::fs::remove_dir_all(whole).unwrap();
+    std::fs::remove_dir_all(parts).unwrap();
+}
+
+#[test]
+fn checkpoints_of_another_model_or_damaged_ones_are_refused() {
+    let (cfg, splits) = small_run(1);
+    let dir = tmp_dir("refuse");
+    let mut model = Cpu::seed_from_u64(0).build_module::<Cifar, f32>();
+    fit::<Cifar>(&mut model, &cfg, &splits, &dir, false).unwrap();
+    // A second fresh run into the same folder would overwrite it: refused.
+    let err = fit::<Cifar>(&mut model, &cfg, &splits, &dir, false)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("--resume"), "{err}");
+    // Another model's checkpoint.
+    let err = checkpoint::load_model(&dir, ModelName::Article, &mut model)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("checkpoint of the `cifar` model, not `article`"),
+        "{err}"
+    );
+    // A damaged weights file.
+    let path = dir.join(checkpoint::MODEL_FILE);
+    let mut bytes = std::fs::read(&path).unwrap();
+    let n = bytes.len();
+    bytes[n - 3] ^= 1;
+    std::fs::write(&path, bytes).unwrap();
+    let mut more = cfg.clone();
+    more.num_epochs = 2;
+    let err = fit::<Cifar>(&mut model, &more, &splits, &dir, true)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("model.safetensors") && err.contains("damaged"),
+        "{err}"
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn a_diverging_loss_stops_the_run_and_keeps_the_last_good_checkpoint() {
+    let (cfg, splits) = small_run(1);
+    let dir = tmp_dir("nan");
+    let mut model = Cpu::seed_from_u64(0).build_module::<Cifar, f32>();
+    fit::<Cifar>(&mut model, &cfg, &splits, &dir, false).unwrap();
+    let good = std::fs::read(dir.join(checkpoint::MODEL_FILE)).unwrap();
+    let wild = TrainConfig {
+        num_epochs: 3,
+        lr: 1e30,
+        ..cfg.clone()
+    };
+    let err = fit::<Cifar>(&mut model, &wild, &splits, &dir, true).unwrap_err();
+    assert!(matches!(err, Error::Diverged { epoch: 2, .. }), "{err}");
+    assert!(err.to_string().contains("lower --lr"));
+    assert_eq!(
+        std::fs::read(dir.join(checkpoint::MODEL_FILE)).unwrap(),
+        good,
+        "the checkpoint of epoch 1 is untouched"
+    );
+    assert_eq!(checkpoint::read_state(&dir).unwrap().epochs_done, 1);
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn cifar_learns_the_synthetic_set() {
+    // 900 training images, 4 epochs of Adam: a few minutes of CPU at most in release mode.
+    // Threshold 50% test accuracy against 10% chance: with 200 test images, 100 right by
+    // guessing has probability below 1e-40, so passing means the network learned shapes.
+    let cfg = TrainConfig {
+        optimizer: OptimizerKind::Adam,
+        lr: 1e-3,
+        weight_decay: 0.0,
+        num_epochs: 4,
+        batch_size: 32,
+        val_size: 100,
+        seed: 1,
+        ..Default::default()
+    };
+    let splits = synthetic::generate(100, 20, 7).split(cfg.val_size).unwrap();
+    let dir = tmp_dir("learn");
+    let (history, metrics) = train::train(&cfg, &splits, &dir, false, &mut |_, _, _| {}).unwrap();
+    assert!(history.epochs.last().unwrap().train_loss < history.epochs[0].train_loss);
+    assert!(
+        metrics.accuracy > 0.5,
+        "test accuracy {} on 200 images",
+        metrics.accuracy
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}
