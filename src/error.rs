@@ -35,6 +35,9 @@ pub enum Error {
         step: usize,
         loss: f32,
     },
+    /// Drawing a figure failed.
+    #[error("plot: {0}")]
+    Plot(String),
     /// The compute device failed (out of memory, a CUDA error).
     #[error("device error: {0}")]
     Device(String),

@@ -14,6 +14,7 @@ pub mod data;
 pub mod error;
 pub mod layers;
 pub mod model;
+pub mod plot;
 pub mod prelude;
 pub mod train;
 

@@ -3,6 +3,7 @@
 use alexnet_lab::bench::bench;
 use alexnet_lab::data::{self, download, synthetic};
 use alexnet_lab::model::{summary, ModelName};
+use alexnet_lab::plot;
 use alexnet_lab::train::{self, OptimizerKind, Schedule, TrainConfig};
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -305,6 +306,7 @@ fn run_train(a: TrainArgs) -> anyhow::Result<()> {
         &splits.classes,
         &metrics,
     )?;
+    write_figures(&a.out, &history, &splits.classes, &metrics)?;
     print_metrics(&splits.classes, &metrics);
     println!("wrote {}", a.out.display());
     Ok(())
@@ -330,6 +332,21 @@ fn write_metrics(
         &dir.join("metrics.json"),
         serde_json::to_string_pretty(&json)?.as_bytes(),
     )?;
+    Ok(())
+}
+
+/// `curves.png` (loss and accuracy by epoch) and `confusion.png` (the confusion matrix above
+/// the per-class accuracy).
+fn write_figures(
+    dir: &std::path::Path,
+    history: &train::History,
+    classes: &[String],
+    m: &train::Metrics,
+) -> anyhow::Result<()> {
+    plot::curves(history)?.save(dir.join("curves.png"))?;
+    let confusion = plot::confusion(&m.confusion, classes)?;
+    let bars = plot::per_class_accuracy(&m.per_class_accuracy, classes)?;
+    plot::Figure::stack(&[confusion, bars]).save(dir.join("confusion.png"))?;
     Ok(())
 }
 
@@ -449,6 +466,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     &set.classes,
                     &metrics,
                 )?;
+                write_figures(&out, &state.history, &set.classes, &metrics)?;
             }
         }
         Command::Predict { checkpoint, images } => run_predict(checkpoint, images)?,

@@ -1,0 +1,338 @@
+//! Charts: training curves, the confusion matrix, per-class accuracy, histograms, function
+//! plots and bar charts (softmax probabilities, top-k guesses). Sized for a projector.
+
+use super::figure::{font, plot_err, viridis, Area, Figure, FONT_FAMILY, PALETTE};
+use crate::train::History;
+use crate::{Error, Result};
+use plotters::prelude::*;
+
+const W: u32 = 900;
+const H: u32 = 560;
+
+fn finite_range(values: impl Iterator<Item = f64>) -> (f64, f64) {
+    let (lo, hi) = values
+        .filter(|v| v.is_finite())
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| {
+            (a.min(v), b.max(v))
+        });
+    if !lo.is_finite() {
+        (0.0, 1.0)
+    } else if hi - lo < 1e-9 {
+        (lo - 0.5, hi + 0.5)
+    } else {
+        let pad = (hi - lo) * 0.05;
+        (lo - pad, hi + pad)
+    }
+}
+
+/// One panel of lines over a shared x axis.
+fn line_panel(
+    area: &Area,
+    title: &str,
+    (x_desc, y_desc): (&str, &str),
+    series: &[(&str, Vec<(f64, f64)>)],
+    markers: bool,
+) -> Result<()> {
+    let xs = finite_range(series.iter().flat_map(|(_, p)| p.iter().map(|q| q.0)));
+    let ys = finite_range(series.iter().flat_map(|(_, p)| p.iter().map(|q| q.1)));
+    let mut chart = ChartBuilder::on(area)
+        .caption(title, (FONT_FAMILY, 28))
+        .margin(15)
+        .x_label_area_size(55)
+        .y_label_area_size(75)
+        .build_cartesian_2d(xs.0..xs.1, ys.0..ys.1)
+        .map_err(plot_err)?;
+    chart
+        .configure_mesh()
+        .x_desc(x_desc)
+        .y_desc(y_desc)
+        .axis_desc_style((FONT_FAMILY, 22))
+        .label_style((FONT_FAMILY, 18))
+        .draw()
+        .map_err(plot_err)?;
+    for (k, (name, points)) in series.iter().enumerate() {
+        let color = PALETTE[k % PALETTE.len()];
+        let points: Vec<_> = points.iter().copied().filter(|p| p.1.is_finite()).collect();
+        chart
+            .draw_series(LineSeries::new(points.clone(), color.stroke_width(3)))
+            .map_err(plot_err)?
+            .label(name.to_string())
+            .legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 24, y)], color.stroke_width(3))
+            });
+        if markers {
+            chart
+                .draw_series(points.iter().map(|&p| Circle::new(p, 5, color.filled())))
+                .map_err(plot_err)?;
+        }
+    }
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperLeft)
+        .label_font((FONT_FAMILY, 20))
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .draw()
+        .map_err(plot_err)?;
+    Ok(())
+}
+
+/// Loss and accuracy by epoch, training and validation, side by side.
+///
+/// Taught in `notebooks/08-training.ipynb`.
+pub fn curves(history: &History) -> Result<Figure> {
+    let pts = |f: fn(&crate::train::EpochStats) -> f64| {
+        history
+            .epochs
+            .iter()
+            .map(|e| (e.epoch as f64, f(e)))
+            .collect::<Vec<_>>()
+    };
+    Figure::draw(2 * W, H, |root| {
+        let (left, right) = root.split_horizontally(W);
+        line_panel(
+            &left,
+            "Loss",
+            ("epoch", "cross-entropy"),
+            &[
+                ("training", pts(|e| e.train_loss)),
+                ("validation", pts(|e| e.val_loss)),
+            ],
+            true,
+        )?;
+        let pct = |f: fn(&crate::train::EpochStats) -> f64| {
+            history
+                .epochs
+                .iter()
+                .map(|e| (e.epoch as f64, 100.0 * f(e)))
+                .collect::<Vec<_>>()
+        };
+        line_panel(
+            &right,
+            "Accuracy",
+            ("epoch", "accuracy (%)"),
+            &[
+                ("training", pct(|e| e.train_acc)),
+                ("validation", pct(|e| e.val_acc)),
+            ],
+            true,
+        )
+    })
+}
+
+/// Layout of [`confusion`]: the cell side and the top-left corner of cell (0, 0).
+pub fn confusion_layout(n: usize) -> (u32, (u32, u32)) {
+    ((560 / n.max(1) as u32).max(8), (230, 70))
+}
+
+/// The confusion matrix as a heatmap: rows are true classes, columns predictions, each
+/// cell coloured by the fraction of its row and labelled with its count.
+///
+/// Taught in `notebooks/09-what-alexnet-learned.ipynb`.
+pub fn confusion(matrix: &[Vec<usize>], classes: &[String]) -> Result<Figure> {
+    let n = matrix.len();
+    if n == 0 || matrix.iter().any(|r| r.len() != n) || classes.len() != n {
+        return Err(Error::Invalid {
+            what: "confusion matrix",
+            why: format!("{n} rows, {} class names; it must be square", classes.len()),
+        });
+    }
+    let (cell, (x0, y0)) = confusion_layout(n);
+    let (width, height) = (x0 + n as u32 * cell + 40, y0 + n as u32 * cell + 200);
+    let mut fig = Figure::draw(width, height, |root| {
+        root.draw(&Text::new(
+            "Confusion matrix (rows: true class, columns: predicted)",
+            (10, 15),
+            font(24),
+        ))
+        .map_err(plot_err)?;
+        for (i, name) in classes.iter().enumerate() {
+            let y = (y0 + i as u32 * cell + cell / 2 - 9) as i32;
+            root.draw(&Text::new(name.clone(), (10, y), font(18)))
+                .map_err(plot_err)?;
+            let x = (x0 + i as u32 * cell + cell / 2 + 6) as i32;
+            let style = font(18).transform(FontTransform::Rotate90);
+            root.draw(&Text::new(
+                name.clone(),
+                (x, (y0 + n as u32 * cell + 8) as i32),
+                style,
+            ))
+            .map_err(plot_err)?;
+        }
+        Ok(())
+    })?;
+    for (i, row) in matrix.iter().enumerate() {
+        let total = row.iter().sum::<usize>().max(1) as f32;
+        for (j, &count) in row.iter().enumerate() {
+            let c = viridis(count as f32 / total);
+            fig.blit(
+                (x0 + j as u32 * cell, y0 + i as u32 * cell),
+                (cell - 1, cell - 1),
+                1,
+                |_, _| c,
+            );
+        }
+    }
+    // Counts on top of the cells, dark text on light cells and light on dark.
+    let counts = fig.clone();
+    let fig = Figure::draw(width, height, |root| {
+        root.draw(
+            &BitMapElement::<(i32, i32)>::with_owned_buffer((0, 0), (width, height), counts.rgb)
+                .ok_or_else(|| plot_err("buffer"))?,
+        )
+        .map_err(plot_err)?;
+        for (i, row) in matrix.iter().enumerate() {
+            let total = row.iter().sum::<usize>().max(1) as f32;
+            for (j, &count) in row.iter().enumerate() {
+                let light = count as f32 / total > 0.6;
+                let style =
+                    font((cell / 3).clamp(10, 18)).color(if light { &BLACK } else { &WHITE });
+                let (x, y) = (
+                    (x0 + j as u32 * cell + cell / 5) as i32,
+                    (y0 + i as u32 * cell + cell / 3) as i32,
+                );
+                root.draw(&Text::new(count.to_string(), (x, y), style))
+                    .map_err(plot_err)?;
+            }
+        }
+        Ok(())
+    })?;
+    Ok(fig)
+}
+
+/// Vertical bars, one per label (softmax probabilities, per-class accuracy, top-k guesses).
+///
+/// Taught in `notebooks/03-relu-and-softmax.ipynb`.
+pub fn bars(title: &str, labels: &[String], values: &[f32], y_desc: &str) -> Result<Figure> {
+    let n = labels.len().min(values.len());
+    let top = values.iter().take(n).fold(0f32, |m, &v| m.max(v)).max(1e-6) as f64 * 1.1;
+    let bottom = values.iter().take(n).fold(0f32, |m, &v| m.min(v)) as f64;
+    Figure::draw(W, H, |root| {
+        let mut chart = ChartBuilder::on(root)
+            .caption(title, (FONT_FAMILY, 28))
+            .margin(15)
+            .x_label_area_size(150)
+            .y_label_area_size(75)
+            .build_cartesian_2d(-0.5..n as f64 - 0.5, bottom..top)
+            .map_err(plot_err)?;
+        chart
+            .configure_mesh()
+            .disable_x_mesh()
+            .x_labels(0)
+            .y_desc(y_desc)
+            .axis_desc_style((FONT_FAMILY, 22))
+            .label_style((FONT_FAMILY, 18))
+            .draw()
+            .map_err(plot_err)?;
+        chart
+            .draw_series((0..n).map(|i| {
+                let x = i as f64;
+                Rectangle::new(
+                    [(x - 0.38, 0.0), (x + 0.38, values[i] as f64)],
+                    PALETTE[0].filled(),
+                )
+            }))
+            .map_err(plot_err)?;
+        // Class names under the bars, turned to read upwards.
+        for (i, label) in labels.iter().take(n).enumerate() {
+            let (x, y) = chart.backend_coord(&(i as f64, bottom));
+            let style = font(18).transform(FontTransform::Rotate90);
+            root.draw(&Text::new(label.clone(), (x + 8, y + 8), style))
+                .map_err(plot_err)?;
+        }
+        Ok(())
+    })
+}
+
+/// Per-class accuracy as bars (in percent).
+pub fn per_class_accuracy(accuracy: &[f64], classes: &[String]) -> Result<Figure> {
+    let pct: Vec<f32> = accuracy.iter().map(|&a| 100.0 * a as f32).collect();
+    bars("Accuracy per class", classes, &pct, "accuracy (%)")
+}
+
+/// Histograms of several sets of values on one axis (e.g. activations before and after
+/// batch norm), `bins` bins over their joint range.
+///
+/// Taught in `notebooks/05-batch-normalization.ipynb`.
+pub fn histogram(
+    title: &str,
+    x_desc: &str,
+    series: &[(&str, &[f32])],
+    bins: usize,
+) -> Result<Figure> {
+    let bins = bins.max(1);
+    let (lo, hi) = finite_range(series.iter().flat_map(|(_, v)| v.iter().map(|&x| x as f64)));
+    let width = (hi - lo) / bins as f64;
+    let counts: Vec<Vec<usize>> = series
+        .iter()
+        .map(|(_, v)| {
+            let mut c = vec![0; bins];
+            for &x in v.iter().filter(|x| x.is_finite()) {
+                c[(((x as f64 - lo) / width) as usize).min(bins - 1)] += 1;
+            }
+            c
+        })
+        .collect();
+    let top = counts.iter().flatten().copied().max().unwrap_or(1).max(1) as f64 * 1.1;
+    Figure::draw(W, H, |root| {
+        let mut chart = ChartBuilder::on(root)
+            .caption(title, (FONT_FAMILY, 28))
+            .margin(15)
+            .x_label_area_size(55)
+            .y_label_area_size(75)
+            .build_cartesian_2d(lo..hi, 0f64..top)
+            .map_err(plot_err)?;
+        chart
+            .configure_mesh()
+            .x_desc(x_desc)
+            .y_desc("count")
+            .axis_desc_style((FONT_FAMILY, 22))
+            .label_style((FONT_FAMILY, 18))
+            .draw()
+            .map_err(plot_err)?;
+        for (k, ((name, _), c)) in series.iter().zip(&counts).enumerate() {
+            let color = PALETTE[k % PALETTE.len()];
+            chart
+                .draw_series(c.iter().enumerate().map(|(b, &n)| {
+                    let x = lo + b as f64 * width;
+                    Rectangle::new([(x, 0.0), (x + width, n as f64)], color.mix(0.55).filled())
+                }))
+                .map_err(plot_err)?
+                .label(name.to_string())
+                .legend(move |(x, y)| {
+                    Rectangle::new([(x, y - 6), (x + 20, y + 6)], color.filled())
+                });
+        }
+        chart
+            .configure_series_labels()
+            .label_font((FONT_FAMILY, 20))
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK)
+            .draw()
+            .map_err(plot_err)?;
+        Ok(())
+    })
+}
+
+/// Functions of one variable over `[x0, x1]` (ReLU, sigmoid, ...).
+///
+/// Taught in `notebooks/03-relu-and-softmax.ipynb`.
+pub fn function_plot(
+    title: &str,
+    (x0, x1): (f32, f32),
+    functions: &[(&str, &dyn Fn(f32) -> f32)],
+) -> Result<Figure> {
+    let series: Vec<(&str, Vec<(f64, f64)>)> = functions
+        .iter()
+        .map(|(name, f)| {
+            let pts = (0..=200).map(|i| {
+                let x = x0 + (x1 - x0) * i as f32 / 200.0;
+                (x as f64, f(x) as f64)
+            });
+            (*name, pts.collect())
+        })
+        .collect();
+    Figure::draw(W, H, |root| {
+        line_panel(root, title, ("x", "f(x)"), &series, false)
+    })
+}

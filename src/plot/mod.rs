@@ -1,0 +1,16 @@
+//! Pictures: figures drawn with plotters into memory, shown inline in a notebook (evcxr)
+//! and saved as PNG. Text uses an embedded font, so nothing is needed from the system.
+//!
+//! Every figure is a [`Figure`]; several in one cell combine with [`Figure::stack`].
+
+mod charts;
+mod figure;
+mod images;
+mod maps;
+
+pub use charts::{
+    bars, confusion, confusion_layout, curves, function_plot, histogram, per_class_accuracy,
+};
+pub use figure::{font, viridis, Area, Figure, FONT_FAMILY, PALETTE};
+pub use images::{grid_tile_origin, image_channels, image_grid, GRID_SCALE};
+pub use maps::{feature_maps, filters, map_scale, map_tile_origin};

@@ -1,0 +1,169 @@
+//! Figures: sizes, known pixels, PNG round trips, text without system fonts, determinism, speed.
+
+use alexnet_lab::data::synthetic;
+use alexnet_lab::plot::{self, Figure};
+use alexnet_lab::train::{EpochStats, History};
+use std::time::Instant;
+
+fn decode(png_bytes: &[u8]) -> (u32, u32, Vec<u8>) {
+    let decoder = png::Decoder::new(png_bytes);
+    let mut reader = decoder.read_info().unwrap();
+    let mut buf = vec![0; reader.output_buffer_size()];
+    let info = reader.next_frame(&mut buf).unwrap();
+    buf.truncate(info.buffer_size());
+    (info.width, info.height, buf)
+}
+
+fn has_ink(fig: &Figure, (x0, y0, x1, y1): (u32, u32, u32, u32)) -> bool {
+    (y0..y1).any(|y| (x0..x1).any(|x| fig.pixel(x, y).iter().all(|&c| c < 100)))
+}
+
+#[test]
+fn image_grid_tiles_start_with_the_source_pixels() {
+    let data = synthetic::generate(8, 1, 4);
+    let fig = plot::image_grid(&data.train, &data.classes, 8).unwrap();
+    assert_eq!((fig.width, fig.height), plot::grid_tile_origin(10, 8));
+    // The first image of class 2 is training image 2 (classes are interleaved), in column 0.
+    let img = data.train.image_hwc(2);
+    let (x0, y0) = plot::grid_tile_origin(2, 0);
+    let s = plot::GRID_SCALE;
+    for (x, y) in [(0, 0), (31, 0), (5, 17), (31, 31)] {
+        let want = [img[[y, x, 0]], img[[y, x, 1]], img[[y, x, 2]]];
+        assert_eq!(
+            fig.pixel(x0 + x as u32 * s, y0 + y as u32 * s),
+            want,
+            "pixel ({x}, {y})"
+        );
+        assert_eq!(
+            fig.pixel(x0 + x as u32 * s + s - 1, y0 + y as u32 * s + s - 1),
+            want
+        );
+    }
+    assert!(
+        has_ink(&fig, (10, 10, 400, 45)),
+        "the title is drawn with the embedded font"
+    );
+    assert!(
+        has_ink(&fig, (10, y0, 190, y0 + 96)),
+        "the class name is drawn"
+    );
+}
+
+#[test]
+fn the_hottest_map_cell_is_where_the_maximum_is() {
+    let (c, h, w) = (6, 5, 5);
+    let mut maps: Vec<f32> = (0..c * h * w).map(|i| (i % 7) as f32 * 0.1).collect();
+    maps[3 * h * w + 2 * w + 4] = 9.0; // map 3, row 2, column 4
+    maps[5 * h * w] = -4.0; // map 5, row 0, column 0
+    let fig = plot::feature_maps(&maps, (c, h, w), "test").unwrap();
+    let scale = plot::map_scale(h);
+    let side = w as u32 * scale;
+    let (x0, y0) = plot::map_tile_origin(3, c, side);
+    assert_eq!(
+        fig.pixel(x0 + 4 * scale + 1, y0 + 2 * scale + 1),
+        plot::viridis(1.0)
+    );
+    let (x1, y1) = plot::map_tile_origin(5, c, side);
+    assert_eq!(fig.pixel(x1, y1), plot::viridis(0.0));
+    assert!(
+        plot::feature_maps(&maps[1..], (c, h, w), "short").is_err(),
+        "a size mismatch is an error, not a panic"
+    );
+}
+
+#[test]
+fn confusion_cells_are_coloured_by_their_row_fraction() {
+    let classes: Vec<String> = (0..3).map(|i| format!("class {i}")).collect();
+    let m = vec![vec![8, 2, 0], vec![0, 10, 0], vec![5, 0, 5]];
+    let fig = plot::confusion(&m, &classes).unwrap();
+    let (cell, (x0, y0)) = plot::confusion_layout(3);
+    let at = |i: u32, j: u32| fig.pixel(x0 + j * cell + cell - 3, y0 + i * cell + cell - 3);
+    assert_eq!(at(0, 0), plot::viridis(0.8));
+    assert_eq!(at(1, 1), plot::viridis(1.0));
+    assert_eq!(at(2, 1), plot::viridis(0.0));
+    assert!(plot::confusion(&m[..2], &classes).is_err());
+}
+
+#[test]
+fn every_figure_renders_saves_and_reads_back_the_same() {
+    let data = synthetic::generate(4, 1, 1);
+    let history = History {
+        epochs: (1..=3)
+            .map(|e| EpochStats {
+                epoch: e,
+                train_loss: 2.0 / e as f64,
+                train_acc: 0.2 * e as f64,
+                val_loss: 2.1 / e as f64,
+                val_acc: 0.18 * e as f64,
+                seconds: 1.0,
+                images_per_s: 9.0,
+            })
+            .collect(),
+    };
+    let weights: Vec<f32> = (0..8 * 3 * 9).map(|i| (i as f32).sin()).collect();
+    let figures = [
+        plot::image_grid(&data.train, &data.classes, 4).unwrap(),
+        plot::image_channels(&data.train, 0, &data.classes).unwrap(),
+        plot::filters(&weights, (8, 3, 3), "filters").unwrap(),
+        plot::curves(&history).unwrap(),
+        plot::per_class_accuracy(&[0.5; 10], &data.classes).unwrap(),
+        plot::histogram("h", "x", &[("a", &[1.0, 2.0, 2.5]), ("b", &[0.0, 3.0])], 10).unwrap(),
+        plot::function_plot("relu", (-2.0, 2.0), &[("relu", &|x: f32| x.max(0.0))]).unwrap(),
+        plot::bars(
+            "softmax",
+            &data.classes[..3],
+            &[0.7, 0.2, 0.1],
+            "probability",
+        )
+        .unwrap(),
+    ];
+    let dir = std::env::temp_dir().join(format!("alexnet-lab-plot-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    for (k, fig) in figures.iter().enumerate() {
+        let path = dir.join(format!("{k}.png"));
+        fig.save(&path).unwrap();
+        let (w, h, rgb) = decode(&std::fs::read(&path).unwrap());
+        assert_eq!((w, h), (fig.width, fig.height));
+        assert_eq!(rgb, fig.rgb, "figure {k} reads back identical");
+        assert!(
+            has_ink(fig, (0, 0, fig.width, fig.height.min(60))),
+            "figure {k} has a title"
+        );
+    }
+    assert_eq!(
+        plot::curves(&history).unwrap(),
+        figures[3],
+        "rendering is deterministic"
+    );
+    let stacked = Figure::stack(&figures[..2]);
+    assert_eq!(stacked.height, figures[0].height + figures[1].height);
+    assert_eq!(
+        stacked.pixel(5, figures[0].height + 5),
+        figures[1].pixel(5, 5)
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn big_grids_render_well_under_a_second() {
+    let data = synthetic::generate(8, 1, 2);
+    let maps: Vec<f32> = (0..256 * 8 * 8).map(|i| (i as f32 * 0.37).sin()).collect();
+    let start = Instant::now();
+    plot::image_grid(&data.train, &data.classes, 8)
+        .unwrap()
+        .png()
+        .unwrap();
+    let grid = start.elapsed();
+    let start = Instant::now();
+    plot::feature_maps(&maps, (256, 8, 8), "256 maps")
+        .unwrap()
+        .png()
+        .unwrap();
+    let fmaps = start.elapsed();
+    if cfg!(not(debug_assertions)) {
+        assert!(
+            grid.as_secs_f64() < 1.0 && fmaps.as_secs_f64() < 1.0,
+            "grid {grid:?}, maps {fmaps:?}"
+        );
+    }
+}
