@@ -64,6 +64,7 @@ pub fn bench(model: ModelName, batch_size: usize, steps: usize) -> Result<BenchR
             why,
         });
     }
+    crate::alloc::keep_freed_memory();
     let dev = Cpu::seed_from_u64(0);
     let (train_step_s, infer_step_s) = match model {
         ModelName::Cifar => run::<Cifar, 32, 10>(&dev, batch_size, steps),

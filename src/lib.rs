@@ -9,6 +9,7 @@
 //!
 //! Start with `use alexnet_lab::prelude::*;`.
 
+pub mod alloc;
 pub mod bench;
 pub mod data;
 pub mod error;

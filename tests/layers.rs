@@ -390,3 +390,104 @@ fn conv_init_is_pytorch_uniform_in_one_over_sqrt_fan_in() {
         "the draws should fill the range, max {max} of {bound}"
     );
 }
+
+#[test]
+fn batch_norm_matches_dfdx_in_training_and_evaluation_on_both_paths() {
+    const B: usize = 3;
+    const C: usize = 4;
+    let dev = Cpu::seed_from_u64(21);
+    let mut ours = dev.build_module::<builders::BatchNorm2D<C>, f32>();
+    let mut theirs = dev.build_module::<dfdx::nn::builders::BatchNorm2D<C>, f32>();
+    // Non-trivial affine parameters, the same in both.
+    let gamma: Tensor<Rank1<C>, f32, _> = dev.sample_normal();
+    let beta: Tensor<Rank1<C>, f32, _> = dev.sample_normal();
+    for bn_scale in [&mut ours.scale, &mut theirs.scale] {
+        bn_scale.copy_from(&gamma.as_vec());
+    }
+    ours.bias.copy_from(&beta.as_vec());
+    theirs.bias.copy_from(&beta.as_vec());
+    let x: Tensor<Rank4<B, C, 5, 5>, f32, _> = dev.sample_normal::<Rank4<B, C, 5, 5>>() * 3.0 + 1.0;
+    let r: Tensor<Rank4<B, C, 5, 5>, f32, _> = dev.sample_normal();
+
+    let y_ref = theirs.forward_mut(x.leaky_trace());
+    let want_y = to64(&y_ref.retaped::<NoneTape>().as_vec());
+    let g_ref = (y_ref * r.clone()).sum().backward();
+    let y = ours.forward_mut(x.leaky_trace());
+    assert_close("train y", &y.retaped::<NoneTape>().as_vec(), &want_y, 1e-4);
+    let g = (y * r.clone()).sum().backward();
+    assert_close(
+        "gx",
+        &g.get(&x).as_vec(),
+        &to64(&g_ref.get(&x).as_vec()),
+        1e-4,
+    );
+    assert_close(
+        "gscale",
+        &g.get(&ours.scale).as_vec(),
+        &to64(&g_ref.get(&theirs.scale).as_vec()),
+        1e-4,
+    );
+    assert_close(
+        "gbias",
+        &g.get(&ours.bias).as_vec(),
+        &to64(&g_ref.get(&theirs.bias).as_vec()),
+        1e-4,
+    );
+    assert_close(
+        "running mean",
+        &ours.running_mean.as_vec(),
+        &to64(&theirs.running_mean.as_vec()),
+        1e-5,
+    );
+    assert_close(
+        "running var",
+        &ours.running_var.as_vec(),
+        &to64(&theirs.running_var.as_vec()),
+        1e-5,
+    );
+    // Evaluation uses the running statistics.
+    let want_eval = to64(&theirs.forward(x.clone()).as_vec());
+    assert_close(
+        "eval y",
+        &ours.forward(x.clone()).as_vec(),
+        &want_eval,
+        1e-4,
+    );
+
+    // The device-generic path, on the same numbers.
+    let spec = BnSpec {
+        batch: B,
+        channels: C,
+        plane: 25,
+        epsilon: 1e-5,
+    };
+    let (y, mean, var) =
+        generic::batch_norm_train(spec, x.leaky_trace(), &ours.scale, &ours.bias).unwrap();
+    assert_close(
+        "generic y",
+        &y.retaped::<NoneTape>().as_vec(),
+        &want_y,
+        1e-4,
+    );
+    let g2 = (y * r).sum().backward();
+    assert_close(
+        "generic gx",
+        &g2.get(&x).as_vec(),
+        &to64(&g_ref.get(&x).as_vec()),
+        1e-4,
+    );
+    let (cpu_mean, cpu_var) = alexnet_lab::layers::cpu::bn::stats(&spec, &x.as_vec());
+    assert_close("generic mean", &mean, &to64(&cpu_mean), 1e-5);
+    assert_close("generic var", &var, &to64(&cpu_var), 1e-5);
+    let (a, b) = (vec![2.0, -1.0, 0.5, 3.0], vec![0.1, 0.2, 0.3, 0.4]);
+    let affine = generic::channel_affine(spec, x.clone(), a.clone(), b.clone())
+        .unwrap()
+        .as_vec();
+    let want: Vec<f64> = x
+        .as_vec()
+        .iter()
+        .enumerate()
+        .map(|(i, &v)| (v * a[i / 25 % C] + b[i / 25 % C]) as f64)
+        .collect();
+    assert_close("generic affine", &affine, &want, 1e-6);
+}

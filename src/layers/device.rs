@@ -6,7 +6,7 @@
 //! built from dfdx's own differentiable ops and so runs wherever dfdx does.
 
 use super::cpu;
-use super::spec::{ConvSpec, LrnSpec, PoolSpec};
+use super::spec::{BnSpec, ConvSpec, LrnSpec, PoolSpec};
 use dfdx::prelude::*;
 
 /// A dfdx device with convolution, pooling and local response normalisation.
@@ -34,6 +34,23 @@ pub trait LabDevice: Device<f32> {
         spec: LrnSpec,
         x: Tensor<S, f32, Self, T>,
     ) -> Result<Tensor<S, f32, Self, T>, Self::Err>;
+
+    /// Training-mode batch norm of `x [B, C, H, W]` with the batch's statistics; also returns
+    /// them (mean, biased variance) for the running averages.
+    fn try_batch_norm_train<S: Shape, Sc: Shape, T: Tape<f32, Self>>(
+        spec: BnSpec,
+        x: Tensor<S, f32, Self, T>,
+        gamma: &Tensor<Sc, f32, Self>,
+        beta: &Tensor<Sc, f32, Self>,
+    ) -> Result<(Tensor<S, f32, Self, T>, Vec<f32>, Vec<f32>), Self::Err>;
+
+    /// `y = x * a[c] + b[c]` per channel (evaluation-mode batch norm, folded).
+    fn try_channel_affine<S: Shape>(
+        spec: BnSpec,
+        x: Tensor<S, f32, Self>,
+        a: Vec<f32>,
+        b: Vec<f32>,
+    ) -> Result<Tensor<S, f32, Self>, Self::Err>;
 }
 
 impl LabDevice for Cpu {
@@ -102,5 +119,51 @@ impl LabDevice for Cpu {
             });
         }
         Ok(out.put_tape(tape))
+    }
+
+    fn try_batch_norm_train<S: Shape, Sc: Shape, T: Tape<f32, Self>>(
+        spec: BnSpec,
+        x: Tensor<S, f32, Self, T>,
+        gamma: &Tensor<Sc, f32, Self>,
+        beta: &Tensor<Sc, f32, Self>,
+    ) -> Result<(Tensor<S, f32, Self, T>, Vec<f32>, Vec<f32>), Self::Err> {
+        let (x, mut tape) = x.split_tape();
+        let (xv, gv) = (x.as_vec(), gamma.as_vec());
+        let (mean, var) = cpu::bn::stats(&spec, &xv);
+        let (a, b) = cpu::bn::fold(&spec, &mean, &var, &gv, &beta.as_vec());
+        let out = x
+            .device()
+            .try_tensor_from_vec(cpu::bn::affine(&spec, &xv, &a, &b), *x.shape())?;
+        if T::OWNS_TAPE {
+            let (xg, gg, bg, og) = (x.ghost(), gamma.ghost(), beta.ghost(), out.ghost());
+            let (mean, var) = (mean.clone(), var.clone());
+            tape.add_backward_op(move |grads| {
+                let gout = grads.get_or_alloc_mut(&og)?.to_vec();
+                let mut ggamma = std::mem::take(&mut **grads.get_or_alloc_mut(&gg)?);
+                let mut gbeta = std::mem::take(&mut **grads.get_or_alloc_mut(&bg)?);
+                let gx = grads.get_or_alloc_mut(&xg)?;
+                cpu::bn::backward(
+                    &spec,
+                    &xv,
+                    &gout,
+                    (&gv, &mean, &var),
+                    (gx, &mut ggamma, &mut gbeta),
+                );
+                **grads.get_or_alloc_mut(&gg)? = ggamma;
+                **grads.get_or_alloc_mut(&bg)? = gbeta;
+                Ok(())
+            });
+        }
+        Ok((out.put_tape(tape), mean, var))
+    }
+
+    fn try_channel_affine<S: Shape>(
+        spec: BnSpec,
+        x: Tensor<S, f32, Self>,
+        a: Vec<f32>,
+        b: Vec<f32>,
+    ) -> Result<Tensor<S, f32, Self>, Self::Err> {
+        let y = cpu::bn::affine(&spec, &x.as_vec(), &a, &b);
+        x.device().try_tensor_from_vec(y, *x.shape())
     }
 }

@@ -5,7 +5,7 @@
 //! The CPU uses the faster kernels of [`super::cpu`]; the tests run this path on the CPU too
 //! and compare it with them, so the path a GPU takes is checked on machines without one.
 
-use super::spec::{ConvSpec, LrnSpec, PoolKind, PoolSpec};
+use super::spec::{BnSpec, ConvSpec, LrnSpec, PoolKind, PoolSpec};
 use dfdx::prelude::*;
 
 type Dyn2 = (usize, usize);
@@ -134,6 +134,63 @@ pub fn lrn<D: Device<f32>, S: Shape, T: Tape<f32, D>>(
     x3.try_mul(scale)?.try_reshape_like(&shape)
 }
 
+/// Training-mode batch norm from dfdx ops (as dfdx's own `BatchNorm2D` computes it).
+#[allow(clippy::type_complexity)]
+pub fn batch_norm_train<D: Device<f32>, S: Shape, Sc: Shape, T: Tape<f32, D>>(
+    s: BnSpec,
+    x: Tensor<S, f32, D, T>,
+    gamma: &Tensor<Sc, f32, D>,
+    beta: &Tensor<Sc, f32, D>,
+) -> Result<(Tensor<S, f32, D, T>, Vec<f32>, Vec<f32>), D::Err> {
+    let shape = *x.shape();
+    let full = (s.batch, s.channels, s.plane);
+    let x3 = x.try_reshape_like(&full)?;
+    let mean = x3.retaped::<T>().try_mean::<(usize,), Axes2<0, 2>>()?;
+    let mean_host = mean.retaped::<NoneTape>().as_vec();
+    let centered = x3.try_sub(mean.try_broadcast_like::<_, Axes2<0, 2>>(&full)?)?;
+    let var = centered
+        .retaped::<T>()
+        .try_square()?
+        .try_mean::<(usize,), Axes2<0, 2>>()?;
+    let var_host = var.retaped::<NoneTape>().as_vec();
+    let std = var.try_add(s.epsilon)?.try_sqrt()?;
+    let gamma = gamma.retaped::<T>().try_reshape_like(&(s.channels,))?;
+    let scale = gamma
+        .try_div(std)?
+        .try_broadcast_like::<_, Axes2<0, 2>>(&full)?;
+    let beta = beta
+        .retaped::<T>()
+        .try_reshape_like(&(s.channels,))?
+        .try_broadcast_like::<_, Axes2<0, 2>>(&full)?;
+    let y = centered
+        .try_mul(scale)?
+        .try_add(beta)?
+        .try_reshape_like(&shape)?;
+    Ok((y, mean_host, var_host))
+}
+
+/// `y = x * a[c] + b[c]` from dfdx ops.
+pub fn channel_affine<D: Device<f32>, S: Shape>(
+    s: BnSpec,
+    x: Tensor<S, f32, D>,
+    a: Vec<f32>,
+    b: Vec<f32>,
+) -> Result<Tensor<S, f32, D>, D::Err> {
+    let shape = *x.shape();
+    let full = (s.batch, s.channels, s.plane);
+    let dev = x.device().clone();
+    let a = dev
+        .try_tensor_from_vec(a, (s.channels,))?
+        .try_broadcast_like::<_, Axes2<0, 2>>(&full)?;
+    let b = dev
+        .try_tensor_from_vec(b, (s.channels,))?
+        .try_broadcast_like::<_, Axes2<0, 2>>(&full)?;
+    x.try_reshape_like(&full)?
+        .try_mul(a)?
+        .try_add(b)?
+        .try_reshape_like(&shape)
+}
+
 #[cfg(feature = "cuda")]
 impl super::LabDevice for Cuda {
     fn try_conv2d<Si: Shape, Sw: Shape, Sb: Shape, So: Shape, T: Tape<f32, Self>>(
@@ -157,5 +214,22 @@ impl super::LabDevice for Cuda {
         x: Tensor<S, f32, Self, T>,
     ) -> Result<Tensor<S, f32, Self, T>, Self::Err> {
         lrn(spec, x)
+    }
+    #[allow(clippy::type_complexity)]
+    fn try_batch_norm_train<S: Shape, Sc: Shape, T: Tape<f32, Self>>(
+        spec: BnSpec,
+        x: Tensor<S, f32, Self, T>,
+        gamma: &Tensor<Sc, f32, Self>,
+        beta: &Tensor<Sc, f32, Self>,
+    ) -> Result<(Tensor<S, f32, Self, T>, Vec<f32>, Vec<f32>), Self::Err> {
+        batch_norm_train(spec, x, gamma, beta)
+    }
+    fn try_channel_affine<S: Shape>(
+        spec: BnSpec,
+        x: Tensor<S, f32, Self>,
+        a: Vec<f32>,
+        b: Vec<f32>,
+    ) -> Result<Tensor<S, f32, Self>, Self::Err> {
+        channel_affine(spec, x, a, b)
     }
 }

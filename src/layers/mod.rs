@@ -1,6 +1,7 @@
 //! The layers dfdx 0.13 keeps behind its (unbuildable) `nightly` feature, written for stable
 //! Rust with their sizes in their types: [`Conv2D`], [`MaxPool2D`], [`AvgPool2D`],
-//! [`Flatten`] and the 2012 paper's [`LocalResponseNorm`].
+//! [`Flatten`] and the 2012 paper's [`LocalResponseNorm`], and a fused
+//! [`BatchNorm2D`] (dfdx's, with the same fields and behaviour, is a chain of slow ops).
 //!
 //! Each is a dfdx module (`Module`, `ModuleMut`, `TensorCollection`), so it composes in
 //! tuples with dfdx's `BatchNorm2D`, `ReLU`, `Dropout` and `Linear`, and optimizers,
@@ -9,6 +10,7 @@
 //!
 //! Taught in `notebooks/02-convolution.ipynb` and `notebooks/04-pooling.ipynb`.
 
+mod batchnorm;
 mod conv2d;
 pub mod cpu;
 mod device;
@@ -18,6 +20,7 @@ mod lrn;
 mod pool2d;
 pub mod spec;
 
+pub use batchnorm::BatchNorm2D;
 pub use conv2d::{Conv2D, PerGroup};
 pub use device::LabDevice;
 pub use flatten::Flatten;
@@ -27,6 +30,7 @@ pub use pool2d::{AvgPool2D, MaxPool2D};
 /// Zero-sized descriptions of the layers with parameters, for model type aliases; build them
 /// with `dev.build_module::<M, f32>()`, as with `dfdx::nn::builders`.
 pub mod builders {
+    pub use super::batchnorm::builder::BatchNorm2D;
     pub use super::conv2d::builder::Conv2D;
     pub use super::flatten::Flatten;
     pub use super::lrn::LocalResponseNorm;

@@ -66,3 +66,13 @@ pub struct LrnSpec {
     pub beta: f32,
     pub k: f32,
 }
+
+/// Batch normalisation over a batch `[batch, channels, plane]`: statistics per channel over
+/// the batch and the plane.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct BnSpec {
+    pub batch: usize,
+    pub channels: usize,
+    pub plane: usize,
+    pub epsilon: f32,
+}

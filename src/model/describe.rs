@@ -1,8 +1,10 @@
 //! [`Describe`]: each layer type says what it does to a shape and how many parameters it
 //! holds, from its type alone, so a model's table needs no weights in memory.
 
-use crate::layers::builders::{AvgPool2D, Conv2D, Flatten, LocalResponseNorm, MaxPool2D};
-use dfdx::nn::builders::{BatchNorm2D, Dropout, Linear, ReLU};
+use crate::layers::builders::{
+    AvgPool2D, BatchNorm2D, Conv2D, Flatten, LocalResponseNorm, MaxPool2D,
+};
+use dfdx::nn::builders::{Dropout, Linear, ReLU};
 
 /// One row of a layer table.
 #[derive(Clone, Debug, PartialEq, Eq)]

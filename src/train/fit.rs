@@ -146,6 +146,7 @@ pub fn fit_sized<M: Trainable<S, NC>, const S: usize, const NC: usize>(
     resume: bool,
     progress: Progress<'_>,
 ) -> Result<History> {
+    crate::alloc::keep_freed_memory();
     let mut opt = Optimizer::new(cfg.optimizer, cfg.lr, cfg.momentum, cfg.weight_decay);
     let (norm, mut history) = if resume {
         let state = checkpoint::load_model(out, cfg.model, model)?;

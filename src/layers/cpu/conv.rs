@@ -35,8 +35,16 @@ pub fn im2col(s: &ConvSpec, x: &[f32]) -> Vec<f32> {
                     }
                     let src = &plane[ih as usize * s.in_w..][..s.in_w];
                     let dst = &mut row[b * l + oh * s.out_w..][..s.out_w];
-                    for ow in ow_lo[kj]..ow_hi[kj] {
-                        dst[ow] = src[ow * s.stride + kj - s.pad];
+                    let (lo, hi) = (ow_lo[kj], ow_hi[kj]);
+                    if lo >= hi {
+                        continue;
+                    }
+                    let first = lo * s.stride + kj - s.pad;
+                    if s.stride == 1 {
+                        dst[lo..hi].copy_from_slice(&src[first..first + hi - lo]);
+                    } else {
+                        let src = src[first..].iter().step_by(s.stride);
+                        dst[lo..hi].iter_mut().zip(src).for_each(|(d, v)| *d = *v);
                     }
                 }
             }
@@ -59,11 +67,14 @@ fn col2im_add(s: &ConvSpec, cols: &[f32], gx: &mut [f32]) {
                     if ih < 0 || ih >= s.in_h as isize {
                         continue;
                     }
-                    let dst = &mut plane[ih as usize * s.in_w..][..s.in_w];
-                    let src = &row[oh * s.out_w..][..s.out_w];
-                    for ow in lo..hi {
-                        dst[ow * s.stride + kj - s.pad] += src[ow];
+                    if lo >= hi {
+                        continue;
                     }
+                    let dst = &mut plane[ih as usize * s.in_w..][..s.in_w];
+                    let src = &row[oh * s.out_w..][lo..hi];
+                    let first = lo * s.stride + kj - s.pad;
+                    let dst = dst[first..].iter_mut().step_by(s.stride);
+                    dst.zip(src).for_each(|(d, v)| *d += v);
                 }
             }
         }

@@ -3,6 +3,7 @@
 //!
 //! These are plain functions on slices; `super::device` wires them into dfdx's tape.
 
+pub mod bn;
 pub mod conv;
 pub mod lrn;
 pub mod pool;

@@ -1,0 +1,93 @@
+//! Batch normalisation on the CPU, fused: one pass for the statistics, one for the output,
+//! channels and planes in parallel. (dfdx's version chains about ten single-threaded ops.)
+
+use crate::layers::spec::BnSpec;
+use rayon::prelude::*;
+
+/// Per-channel sums over the batch of `f(channel, value index)`: f32 within a plane, f64
+/// across planes.
+fn channel_sums(s: &BnSpec, f: impl Fn(usize, usize) -> f32 + Sync) -> Vec<f64> {
+    (0..s.channels)
+        .into_par_iter()
+        .map(|c| {
+            (0..s.batch)
+                .map(|b| {
+                    let start = (b * s.channels + c) * s.plane;
+                    (start..start + s.plane).map(|i| f(c, i)).sum::<f32>() as f64
+                })
+                .sum()
+        })
+        .collect()
+}
+
+/// The batch's per-channel mean and biased variance.
+pub fn stats(s: &BnSpec, x: &[f32]) -> (Vec<f32>, Vec<f32>) {
+    let n = (s.batch * s.plane) as f64;
+    let mean: Vec<f32> = channel_sums(s, |_, i| x[i])
+        .iter()
+        .map(|m| (m / n) as f32)
+        .collect();
+    let var = channel_sums(s, |c, i| {
+        let d = x[i] - mean[c];
+        d * d
+    });
+    (mean, var.iter().map(|v| (v / n) as f32).collect())
+}
+
+/// `y = x * a[c] + b[c]` for every plane.
+pub fn affine(s: &BnSpec, x: &[f32], a: &[f32], b: &[f32]) -> Vec<f32> {
+    let mut y = vec![0f32; x.len()];
+    y.par_chunks_mut(s.plane).enumerate().for_each(|(p, dst)| {
+        let c = p % s.channels;
+        for (d, &v) in dst.iter_mut().zip(&x[p * s.plane..(p + 1) * s.plane]) {
+            *d = v * a[c] + b[c];
+        }
+    });
+    y
+}
+
+/// The per-channel `(a, b)` of `gamma * (x - mean) / sqrt(var + eps) + beta` as `x * a + b`.
+pub fn fold(
+    s: &BnSpec,
+    mean: &[f32],
+    var: &[f32],
+    gamma: &[f32],
+    beta: &[f32],
+) -> (Vec<f32>, Vec<f32>) {
+    (0..s.channels)
+        .map(|c| {
+            let a = gamma[c] / (var[c] + s.epsilon).sqrt();
+            (a, beta[c] - mean[c] * a)
+        })
+        .unzip()
+}
+
+/// Adds the gradients of a training-mode batch norm: with `xh = (x - mean) * inv_std`,
+/// `gbeta = sum g`, `ggamma = sum g * xh`, `gx = gamma * inv_std * (g - mean(g) - xh * mean(g * xh))`.
+#[allow(clippy::too_many_arguments)]
+pub fn backward(
+    s: &BnSpec,
+    x: &[f32],
+    g: &[f32],
+    (gamma, mean, var): (&[f32], &[f32], &[f32]),
+    (gx, ggamma, gbeta): (&mut [f32], &mut [f32], &mut [f32]),
+) {
+    let n = (s.batch * s.plane) as f64;
+    let inv_std: Vec<f32> = var.iter().map(|v| 1.0 / (v + s.epsilon).sqrt()).collect();
+    let sum_g = channel_sums(s, |_, i| g[i]);
+    let sum_gxh = channel_sums(s, |c, i| g[i] * (x[i] - mean[c]) * inv_std[c]);
+    for c in 0..s.channels {
+        gbeta[c] += sum_g[c] as f32;
+        ggamma[c] += sum_gxh[c] as f32;
+    }
+    gx.par_chunks_mut(s.plane).enumerate().for_each(|(p, dst)| {
+        let c = p % s.channels;
+        let (mg, mgx) = ((sum_g[c] / n) as f32, (sum_gxh[c] / n) as f32);
+        let k = gamma[c] * inv_std[c];
+        for (j, d) in dst.iter_mut().enumerate() {
+            let i = p * s.plane + j;
+            let xh = (x[i] - mean[c]) * inv_std[c];
+            *d += k * (g[i] - mg - xh * mgx);
+        }
+    });
+}
