@@ -9,6 +9,9 @@ use super::cpu;
 use super::spec::{BnSpec, ConvSpec, LrnSpec, PoolSpec};
 use dfdx::prelude::*;
 
+/// A training-mode batch norm's output with the batch's per-channel mean and biased variance.
+pub type BnOutput<S, D, T> = (Tensor<S, f32, D, T>, Vec<f32>, Vec<f32>);
+
 /// A dfdx device with convolution, pooling and local response normalisation.
 ///
 /// Implemented for `Cpu` (fast native kernels) and, with the `cuda` feature, `Cuda`.
@@ -42,7 +45,7 @@ pub trait LabDevice: Device<f32> {
         x: Tensor<S, f32, Self, T>,
         gamma: &Tensor<Sc, f32, Self>,
         beta: &Tensor<Sc, f32, Self>,
-    ) -> Result<(Tensor<S, f32, Self, T>, Vec<f32>, Vec<f32>), Self::Err>;
+    ) -> Result<BnOutput<S, Self, T>, Self::Err>;
 
     /// `y = x * a[c] + b[c]` per channel (evaluation-mode batch norm, folded).
     fn try_channel_affine<S: Shape>(
@@ -126,7 +129,7 @@ impl LabDevice for Cpu {
         x: Tensor<S, f32, Self, T>,
         gamma: &Tensor<Sc, f32, Self>,
         beta: &Tensor<Sc, f32, Self>,
-    ) -> Result<(Tensor<S, f32, Self, T>, Vec<f32>, Vec<f32>), Self::Err> {
+    ) -> Result<BnOutput<S, Self, T>, Self::Err> {
         let (x, mut tape) = x.split_tape();
         let (xv, gv) = (x.as_vec(), gamma.as_vec());
         let (mean, var) = cpu::bn::stats(&spec, &xv);

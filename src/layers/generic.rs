@@ -135,13 +135,12 @@ pub fn lrn<D: Device<f32>, S: Shape, T: Tape<f32, D>>(
 }
 
 /// Training-mode batch norm from dfdx ops (as dfdx's own `BatchNorm2D` computes it).
-#[allow(clippy::type_complexity)]
 pub fn batch_norm_train<D: Device<f32>, S: Shape, Sc: Shape, T: Tape<f32, D>>(
     s: BnSpec,
     x: Tensor<S, f32, D, T>,
     gamma: &Tensor<Sc, f32, D>,
     beta: &Tensor<Sc, f32, D>,
-) -> Result<(Tensor<S, f32, D, T>, Vec<f32>, Vec<f32>), D::Err> {
+) -> Result<super::device::BnOutput<S, D, T>, D::Err> {
     let shape = *x.shape();
     let full = (s.batch, s.channels, s.plane);
     let x3 = x.try_reshape_like(&full)?;
@@ -215,13 +214,12 @@ impl super::LabDevice for Cuda {
     ) -> Result<Tensor<S, f32, Self, T>, Self::Err> {
         lrn(spec, x)
     }
-    #[allow(clippy::type_complexity)]
     fn try_batch_norm_train<S: Shape, Sc: Shape, T: Tape<f32, Self>>(
         spec: BnSpec,
         x: Tensor<S, f32, Self, T>,
         gamma: &Tensor<Sc, f32, Self>,
         beta: &Tensor<Sc, f32, Self>,
-    ) -> Result<(Tensor<S, f32, Self, T>, Vec<f32>, Vec<f32>), Self::Err> {
+    ) -> Result<super::device::BnOutput<S, Self, T>, Self::Err> {
         batch_norm_train(spec, x, gamma, beta)
     }
     fn try_channel_affine<S: Shape>(

@@ -22,7 +22,7 @@ pub mod spec;
 
 pub use batchnorm::BatchNorm2D;
 pub use conv2d::{Conv2D, PerGroup};
-pub use device::LabDevice;
+pub use device::{BnOutput, LabDevice};
 pub use flatten::Flatten;
 pub use lrn::LocalResponseNorm;
 pub use pool2d::{AvgPool2D, MaxPool2D};
