@@ -1,9 +1,21 @@
 # alexnet-lab: the commands the README names.
-.PHONY: test build summary bench
+.PHONY: course setup test html build summary bench
 
-## Run every check CI runs: fmt, clippy, all tests in release mode, the CUDA build check.
+## Set everything up (idempotent) and open the course in JupyterLab.
+course: setup
+	.venv/bin/jupyter lab notebooks/
+
+## rust-src, evcxr_jupyter, a Python venv with JupyterLab, the Rust kernel registered.
+setup:
+	bash scripts/setup.sh
+
+## Every check CI runs: fmt, clippy, all tests in release mode, the CUDA build check, the notebooks.
 test:
 	bash scripts/test.sh
+
+## Every notebook executed (full budget unless ALEXNET_LAB_QUICK=1) and rendered to runs/html/.
+html: setup
+	.venv/bin/python scripts/run_notebooks.py --html runs/html
 
 ## Build the `alexnet` command-line tool (target/release/alexnet).
 build:

@@ -14,7 +14,10 @@ fn time(name: &str, mut f: impl FnMut()) {
     for _ in 0..5 {
         f();
     }
-    println!("{name:<34} {:7.1} ms", t.elapsed().as_secs_f64() * 1000.0 / 5.0);
+    println!(
+        "{name:<34} {:7.1} ms",
+        t.elapsed().as_secs_f64() * 1000.0 / 5.0
+    );
 }
 
 /// Forward in training mode and backward of a sum, for a module `m` and input `x`.
@@ -42,17 +45,24 @@ fn main() {
     let mut conv4 = dev.build_module::<builders::Conv2D<384, 256, 3, 1, 1, 8>, f32>();
     let mut bn1 = dev.build_module::<BatchNorm2D<64>, f32>();
     let mut fc1 = dev.build_module::<Linear<4096, 1024>, f32>();
-    time("conv2 forward (inference)", || drop(conv2.forward(x2.clone())));
+    time("conv2 forward (inference)", || {
+        drop(conv2.forward(x2.clone()))
+    });
     time("conv1 3->64 @32 train step", train_step!(conv1, x1));
     time("conv2 64->192 @16 train step", train_step!(conv2, x2));
     time("conv4 384->256 @8 train step", train_step!(conv4, x4));
     time("batch norm 64 @32 train step", train_step!(bn1, y1));
-    time("batch norm 64 @32 inference", || drop(bn1.forward(y1.clone())));
+    time("batch norm 64 @32 inference", || {
+        drop(bn1.forward(y1.clone()))
+    });
     time("relu 64 @32 train step", || {
         let _ = y1.leaky_trace().relu().sum().backward();
     });
     time("max pool 64 @32 train step", || {
-        let _ = MaxPool2D::<2, 2, 16>.forward(y1.leaky_trace()).sum().backward();
+        let _ = MaxPool2D::<2, 2, 16>
+            .forward(y1.leaky_trace())
+            .sum()
+            .backward();
     });
     time("linear 4096->1024 train step", train_step!(fc1, xf));
 }

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The project's one test command (`make test`): installs what a fresh machine lacks, then
-# formatting, lints, every test in release mode (layers against naive loops, models,
-# doctests including the compile-fail shape checks) and the CUDA build check.
+# formatting, lints, every test in release mode (layers against naive loops, models, data,
+# training, figures, doctests including the compile-fail shape checks), the CUDA build check,
+# and every notebook executed headless on the Rust kernel.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -25,6 +26,13 @@ cargo test --release 2>&1 | tee "$log"
 echo "== cargo check --features cuda (ci-check: no CUDA toolkit needed)"
 cargo check --no-default-features --features cuda,ci-check --target-dir target/cuda-check
 
-# Sum the "test result: ok. N passed; M failed; ..." lines of every test binary and doctest run.
-awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
+echo "== notebooks (set up the kernel if needed, then run each headless)"
+bash scripts/setup.sh
+nb_status=0
+ALEXNET_LAB_QUICK=1 .venv/bin/python scripts/run_notebooks.py 2>&1 | tee -a "$log" || nb_status=$?
+
+# Sum the "test result: ok. N passed; M failed; ..." lines of every test binary and doctest
+# run, and the notebooks' "notebooks: N passed, M failed".
+awk '/^test result:|^notebooks:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
      END { printf "tests: %d passed, %d failed\n", p, f }' "$log"
+exit "$nb_status"

@@ -167,3 +167,26 @@ fn big_grids_render_well_under_a_second() {
         );
     }
 }
+
+#[test]
+fn a_png_of_any_size_reads_back_as_a_32x32_image() {
+    // A 64x48 figure, saved and read back: a solid colour stays that colour; a corrupt file
+    // is a clear error.
+    let mut fig = Figure::draw(64, 48, |_| Ok(())).unwrap();
+    fig.blit((0, 0), (64, 48), 1, |_, _| [200, 30, 90]);
+    let dir = std::env::temp_dir().join(format!("alexnet-lab-png-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    fig.save(dir.join("a.png")).unwrap();
+    let chw = alexnet_lab::data::read_png_as_image(&dir.join("a.png")).unwrap();
+    assert_eq!(chw.len(), 3072);
+    assert_eq!((chw[0], chw[1024], chw[2048]), (200, 30, 90));
+    std::fs::write(dir.join("bad.png"), b"not a png").unwrap();
+    let err = alexnet_lab::data::read_png_as_image(&dir.join("bad.png"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("bad.png") && err.contains("cannot read this PNG"),
+        "{err}"
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}

@@ -7,6 +7,7 @@ mod batch;
 mod cifar10;
 #[cfg(feature = "download")]
 pub mod download;
+mod png_image;
 mod split;
 pub mod synthetic;
 mod transform;
@@ -18,6 +19,7 @@ pub use cifar10::{
     Images, Source, CHANNELS, FOLDER, IMAGE_SIZE, META_FILE, NUM_CLASSES, PIXELS, RECORD_BYTES,
     TEST_FILE, TRAIN_FILES,
 };
+pub use png_image::read_png_as_image;
 pub use split::{Splits, DEFAULT_VAL_SIZE};
 pub use transform::{random_crop_flip, resize_bilinear, Normalization};
 
