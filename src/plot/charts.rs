@@ -139,65 +139,50 @@ pub fn confusion(matrix: &[Vec<usize>], classes: &[String]) -> Result<Figure> {
     }
     let (cell, (x0, y0)) = confusion_layout(n);
     let (width, height) = (x0 + n as u32 * cell + 40, y0 + n as u32 * cell + 200);
-    let mut fig = Figure::draw(width, height, |root| {
-        root.draw(&Text::new(
-            "Confusion matrix (rows: true class, columns: predicted)",
-            (10, 15),
-            font(24),
-        ))
-        .map_err(plot_err)?;
+    let at = |i: usize, j: usize| ((x0 + j as u32 * cell) as i32, (y0 + i as u32 * cell) as i32);
+    Figure::draw(width, height, |root| {
+        let title = "Confusion matrix (rows: true class, columns: predicted)";
+        root.draw(&Text::new(title, (10, 15), font(24)))
+            .map_err(plot_err)?;
         for (i, name) in classes.iter().enumerate() {
-            let y = (y0 + i as u32 * cell + cell / 2 - 9) as i32;
-            root.draw(&Text::new(name.clone(), (10, y), font(18)))
-                .map_err(plot_err)?;
-            let x = (x0 + i as u32 * cell + cell / 2 + 6) as i32;
-            let style = font(18).transform(FontTransform::Rotate90);
+            let (x, y) = at(i, i);
             root.draw(&Text::new(
                 name.clone(),
-                (x, (y0 + n as u32 * cell + 8) as i32),
+                (10, y + cell as i32 / 2 - 9),
+                font(18),
+            ))
+            .map_err(plot_err)?;
+            let style = font(18).transform(FontTransform::Rotate90);
+            let below = (y0 + n as u32 * cell + 8) as i32;
+            root.draw(&Text::new(
+                name.clone(),
+                (x + cell as i32 / 2 + 6, below),
                 style,
             ))
             .map_err(plot_err)?;
         }
-        Ok(())
-    })?;
-    for (i, row) in matrix.iter().enumerate() {
-        let total = row.iter().sum::<usize>().max(1) as f32;
-        for (j, &count) in row.iter().enumerate() {
-            let c = viridis(count as f32 / total);
-            fig.blit(
-                (x0 + j as u32 * cell, y0 + i as u32 * cell),
-                (cell - 1, cell - 1),
-                1,
-                |_, _| c,
-            );
-        }
-    }
-    // Counts on top of the cells, dark text on light cells and light on dark.
-    let counts = fig.clone();
-    let fig = Figure::draw(width, height, |root| {
-        root.draw(
-            &BitMapElement::<(i32, i32)>::with_owned_buffer((0, 0), (width, height), counts.rgb)
-                .ok_or_else(|| plot_err("buffer"))?,
-        )
-        .map_err(plot_err)?;
         for (i, row) in matrix.iter().enumerate() {
             let total = row.iter().sum::<usize>().max(1) as f32;
             for (j, &count) in row.iter().enumerate() {
-                let light = count as f32 / total > 0.6;
-                let style =
-                    font((cell / 3).clamp(10, 18)).color(if light { &BLACK } else { &WHITE });
-                let (x, y) = (
-                    (x0 + j as u32 * cell + cell / 5) as i32,
-                    (y0 + i as u32 * cell + cell / 3) as i32,
-                );
-                root.draw(&Text::new(count.to_string(), (x, y), style))
+                let fraction = count as f32 / total;
+                let [r, g, b] = viridis(fraction);
+                let (x, y) = at(i, j);
+                let corner = (x + cell as i32 - 2, y + cell as i32 - 2);
+                root.draw(&Rectangle::new(
+                    [(x, y), corner],
+                    RGBColor(r, g, b).filled(),
+                ))
+                .map_err(plot_err)?;
+                // Dark text on light cells, light on dark.
+                let ink = if fraction > 0.6 { &BLACK } else { &WHITE };
+                let style = font((cell / 3).clamp(10, 18)).color(ink);
+                let pos = (x + cell as i32 / 5, y + cell as i32 / 3);
+                root.draw(&Text::new(count.to_string(), pos, style))
                     .map_err(plot_err)?;
             }
         }
         Ok(())
-    })?;
-    Ok(fig)
+    })
 }
 
 /// Vertical bars, one per label (softmax probabilities, per-class accuracy, top-k guesses).

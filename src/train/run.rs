@@ -9,6 +9,7 @@ use super::metrics::{evaluate, Metrics};
 use crate::data::{BatchConfig, Batches, Images, Splits};
 use crate::model::{Article, Cifar, ModelName};
 use crate::{Error, Result};
+use dfdx::nn::LoadFromSafetensors;
 use dfdx::prelude::*;
 use std::path::Path;
 
@@ -76,11 +77,23 @@ fn evaluate_as<M: BuildOnDevice<Cpu, f32>, const S: usize, const NC: usize>(
 where
     M::Built: Trainable<S, NC>,
 {
+    let (model, state, dev) = load::<M>(dir, name)?;
+    let metrics = evaluate::<_, S, NC>(&model, images, state.normalization, 64, &dev)?;
+    Ok((state, metrics))
+}
+
+/// A model of type `M` with the weights of the checkpoint in `dir`.
+fn load<M: BuildOnDevice<Cpu, f32>>(
+    dir: &Path,
+    name: ModelName,
+) -> Result<(M::Built, TrainState, Cpu)>
+where
+    M::Built: LoadFromSafetensors<f32, Cpu>,
+{
     let dev = Cpu::default();
     let mut model = dev.try_build_module::<M, f32>()?;
     let state = checkpoint::load_model(dir, name, &mut model)?;
-    let metrics = evaluate::<_, S, NC>(&model, images, state.normalization, 64, &dev)?;
-    Ok((state, metrics))
+    Ok((model, state, dev))
 }
 
 /// Class probabilities (softmax of the logits) of each image of `images` under the
@@ -98,9 +111,7 @@ fn predict_as<M: BuildOnDevice<Cpu, f32>, const S: usize, const NC: usize>(
 where
     M::Built: Trainable<S, NC>,
 {
-    let dev = Cpu::default();
-    let mut model = dev.try_build_module::<M, f32>()?;
-    let state = checkpoint::load_model(dir, name, &mut model)?;
+    let (model, state, dev) = load::<M>(dir, name)?;
     let mut probs = Vec::new();
     for batch in Batches::<S, _>::new(
         images,
