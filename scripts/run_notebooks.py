@@ -88,9 +88,11 @@ def main():
         if problems:
             failures.extend(problems)
             print(f"FAIL {path.name} ({took:.0f} s)")
+            for p in problems:
+                print(f"     {p}", flush=True)
         else:
             passed += 1
-            print(f"ok   {path.name} ({took:.0f} s)")
+            print(f"ok   {path.name} ({took:.0f} s)", flush=True)
         if args.html:
             from nbconvert import HTMLExporter
             out = Path(args.html)
