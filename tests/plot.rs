@@ -145,6 +145,25 @@ fn every_figure_renders_saves_and_reads_back_the_same() {
 }
 
 #[test]
+fn top_k_shows_the_most_probable_classes_first() {
+    let classes: Vec<String> = (0..5).map(|i| format!("c{i}")).collect();
+    let probs = [0.1, 0.5, 0.05, 0.3, 0.05];
+    let top = plot::top_k(&classes, &probs, 3).unwrap();
+    let same = plot::bars(
+        "Top 3 guesses",
+        &classes[..0]
+            .iter()
+            .chain([&classes[1], &classes[3], &classes[0]])
+            .cloned()
+            .collect::<Vec<_>>(),
+        &[0.5, 0.3, 0.1],
+        "probability",
+    )
+    .unwrap();
+    assert_eq!(top, same, "top_k is the bar chart of the sorted top 3");
+}
+
+#[test]
 fn big_grids_render_well_under_a_second() {
     let data = synthetic::generate(8, 1, 2);
     let maps: Vec<f32> = (0..256 * 8 * 8).map(|i| (i as f32 * 0.37).sin()).collect();

@@ -229,6 +229,23 @@ pub fn bars(title: &str, labels: &[String], values: &[f32], y_desc: &str) -> Res
     })
 }
 
+/// The `k` most probable classes, most probable first: a network's guesses on one image.
+///
+/// Taught in `notebooks/09-what-alexnet-learned.ipynb`.
+pub fn top_k(classes: &[String], probabilities: &[f32], k: usize) -> Result<Figure> {
+    let mut order: Vec<usize> = (0..probabilities.len().min(classes.len())).collect();
+    order.sort_by(|&a, &b| probabilities[b].total_cmp(&probabilities[a]));
+    order.truncate(k.max(1));
+    let labels: Vec<String> = order.iter().map(|&i| classes[i].clone()).collect();
+    let values: Vec<f32> = order.iter().map(|&i| probabilities[i]).collect();
+    bars(
+        &format!("Top {} guesses", labels.len()),
+        &labels,
+        &values,
+        "probability",
+    )
+}
+
 /// Per-class accuracy as bars (in percent).
 pub fn per_class_accuracy(accuracy: &[f64], classes: &[String]) -> Result<Figure> {
     let pct: Vec<f32> = accuracy.iter().map(|&a| 100.0 * a as f32).collect();

@@ -9,7 +9,7 @@ mod images;
 mod maps;
 
 pub use charts::{
-    bars, confusion, confusion_layout, curves, function_plot, histogram, per_class_accuracy,
+    bars, confusion, confusion_layout, curves, function_plot, histogram, per_class_accuracy, top_k,
 };
 pub use figure::{font, viridis, Area, Figure, FONT_FAMILY, PALETTE};
 pub use images::{grid_tile_origin, image_channels, image_grid, GRID_SCALE};
