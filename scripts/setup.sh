@@ -15,7 +15,7 @@ echo "== rust-src (evcxr needs it)"
 rustup component add rust-src >/dev/null
 
 echo "== evcxr_jupyter $EVCXR_VERSION"
-if ! evcxr_jupyter --version 2>/dev/null | grep -q "$EVCXR_VERSION"; then
+if ! cargo install --list 2>/dev/null | grep -q "^evcxr_jupyter v$EVCXR_VERSION:"; then
     echo "   building it (about 9 minutes on 2 cores, once)"
     cargo install --locked evcxr_jupyter --version "$EVCXR_VERSION"
 fi
