@@ -81,42 +81,26 @@ fn line_panel(
 ///
 /// Taught in `notebooks/08-training.ipynb`.
 pub fn curves(history: &History) -> Result<Figure> {
-    let pts = |f: fn(&crate::train::EpochStats) -> f64| {
-        history
+    // One series: (epoch, scale * field) for every epoch.
+    let series = |f: fn(&crate::train::EpochStats) -> f64, scale: f64| {
+        let points = history
             .epochs
             .iter()
-            .map(|e| (e.epoch as f64, f(e)))
-            .collect::<Vec<_>>()
+            .map(|e| (e.epoch as f64, scale * f(e)));
+        points.collect::<Vec<_>>()
     };
     Figure::draw(2 * W, H, |root| {
         let (left, right) = root.split_horizontally(W);
-        line_panel(
-            &left,
-            "Loss",
-            ("epoch", "cross-entropy"),
-            &[
-                ("training", pts(|e| e.train_loss)),
-                ("validation", pts(|e| e.val_loss)),
-            ],
-            true,
-        )?;
-        let pct = |f: fn(&crate::train::EpochStats) -> f64| {
-            history
-                .epochs
-                .iter()
-                .map(|e| (e.epoch as f64, 100.0 * f(e)))
-                .collect::<Vec<_>>()
-        };
-        line_panel(
-            &right,
-            "Accuracy",
-            ("epoch", "accuracy (%)"),
-            &[
-                ("training", pct(|e| e.train_acc)),
-                ("validation", pct(|e| e.val_acc)),
-            ],
-            true,
-        )
+        let loss = [
+            ("training", series(|e| e.train_loss, 1.0)),
+            ("validation", series(|e| e.val_loss, 1.0)),
+        ];
+        line_panel(&left, "Loss", ("epoch", "cross-entropy"), &loss, true)?;
+        let acc = [
+            ("training", series(|e| e.train_acc, 100.0)),
+            ("validation", series(|e| e.val_acc, 100.0)),
+        ];
+        line_panel(&right, "Accuracy", ("epoch", "accuracy (%)"), &acc, true)
     })
 }
 
