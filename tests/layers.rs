@@ -36,7 +36,13 @@ macro_rules! conv_case {
             let want_y = conv_forward(cfg, &xv, &wv, &bv);
             let (want_gx, want_gw, want_gb) = conv_backward(cfg, &xv, &wv, &to64(&r.as_vec()));
 
-            // The CPU kernels, through the layer and dfdx's tape.
+            // The CPU kernels, without a tape (inference) and through dfdx's tape.
+            assert_close(
+                "cpu y (inference)",
+                &conv.forward(x.clone()).as_vec(),
+                &want_y,
+                1e-4,
+            );
             let y = conv.forward(x.leaky_trace());
             assert_close("cpu y", &y.retaped::<NoneTape>().as_vec(), &want_y, 1e-4);
             let grads = (y * r.clone()).sum().backward();
@@ -101,6 +107,56 @@ conv_case!(
     G = 1,
     H = 7,
     OS = 7
+);
+// 3x3 stride-1 convolutions take the Winograd path on the CPU: odd and even sizes, every
+// padding, and batches cut into several blocks of images with a partial last one.
+conv_case!(
+    winograd_several_blocks,
+    B = 3,
+    C = 5,
+    O = 7,
+    K = 3,
+    S = 1,
+    P = 1,
+    G = 1,
+    H = 16,
+    OS = 16
+);
+conv_case!(
+    winograd_pad_0_odd_output,
+    B = 2,
+    C = 4,
+    O = 3,
+    K = 3,
+    S = 1,
+    P = 0,
+    G = 1,
+    H = 9,
+    OS = 7
+);
+conv_case!(
+    winograd_pad_2,
+    B = 2,
+    C = 3,
+    O = 4,
+    K = 3,
+    S = 1,
+    P = 2,
+    G = 1,
+    H = 5,
+    OS = 7
+);
+conv_case!(
+    winograd_article_13x13_wide,
+    B = 3,
+    C = 32,
+    O = 24,
+    K = 3,
+    S = 1,
+    P = 1,
+    G = 1,
+    H = 13,
+    OS = 13
 );
 conv_case!(
     conv_alexnet_11x11_stride_4,

@@ -65,6 +65,25 @@ impl LabDevice for Cpu {
         out_shape: So,
     ) -> Result<Tensor<So, f32, Self, T>, Self::Err> {
         let (x, mut tape) = x.split_tape();
+        if cpu::winograd::applies(&spec) {
+            let (out, saved) =
+                cpu::winograd::forward(&spec, &x.as_vec(), &w.as_vec(), &b.as_vec(), T::OWNS_TAPE);
+            let out = x.device().try_tensor_from_vec(out, out_shape)?;
+            if let Some(saved) = saved {
+                let (xg, wg, bg, og) = (x.ghost(), w.ghost(), b.ghost(), out.ghost());
+                tape.add_backward_op(move |grads| {
+                    let gout = grads.get_or_alloc_mut(&og)?.to_vec();
+                    let mut gw = std::mem::take(&mut **grads.get_or_alloc_mut(&wg)?);
+                    let mut gb = std::mem::take(&mut **grads.get_or_alloc_mut(&bg)?);
+                    let gx = grads.get_or_alloc_mut(&xg)?;
+                    cpu::winograd::backward(&spec, &saved, &gout, (gx, &mut gw, &mut gb));
+                    **grads.get_or_alloc_mut(&wg)? = gw;
+                    **grads.get_or_alloc_mut(&bg)? = gb;
+                    Ok(())
+                });
+            }
+            return Ok(out.put_tape(tape));
+        }
         let (xv, wv) = (x.as_vec(), w.as_vec());
         let out = cpu::conv::forward(&spec, &xv, &wv, &b.as_vec());
         let out = x.device().try_tensor_from_vec(out, out_shape)?;

@@ -7,14 +7,36 @@ pub mod bn;
 pub mod conv;
 pub mod lrn;
 pub mod pool;
+pub mod winograd;
 
 /// `dst[m x n] (+)= a[m x k] * b[k x n]` with explicit row/column strides for `a` and `b`
 /// (so transposes are free) and a row-major `dst` with row stride `dst_rs`.
 ///
 /// # Panics
 /// If a stride walks out of a slice (checked before the unsafe call).
-#[allow(clippy::too_many_arguments)]
 pub(crate) fn matmul(
+    mnk: (usize, usize, usize),
+    dst: &mut [f32],
+    dst_rs: usize,
+    accumulate: bool,
+    a: (&[f32], usize, usize),
+    b: (&[f32], usize, usize),
+) {
+    matmul_with(
+        gemm::Parallelism::Rayon(0),
+        mnk,
+        dst,
+        dst_rs,
+        accumulate,
+        a,
+        b,
+    )
+}
+
+/// [`matmul`] with a choice of threading: `Parallelism::None` for products that already run
+/// side by side on rayon's threads.
+pub(crate) fn matmul_with(
+    parallelism: gemm::Parallelism,
     (m, n, k): (usize, usize, usize),
     dst: &mut [f32],
     dst_rs: usize,
@@ -64,7 +86,7 @@ pub(crate) fn matmul(
             false,
             false,
             false,
-            gemm::Parallelism::Rayon(0),
+            parallelism,
         );
     }
 }
