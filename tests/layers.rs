@@ -547,3 +547,42 @@ fn batch_norm_matches_dfdx_in_training_and_evaluation_on_both_paths() {
         .collect();
     assert_close("generic affine", &affine, &want, 1e-6);
 }
+
+#[test]
+fn max_pool_propagates_nan_and_routes_ties_to_the_first_pixel_on_both_window_paths() {
+    let dev = Cpu::default();
+    // 2x2 stride 2 has its own kernel; other windows take the general one. Same rules.
+    let nan = f32::NAN;
+    let x: Tensor<Rank4<1, 1, 4, 4>, f32, _> = dev.tensor([[[
+        [nan, 5., 3., 3.],
+        [9., 1., 3., 3.],
+        [1., 2., 8., 8.],
+        [3., nan, 8., 8.],
+    ]]]);
+    let y = MaxPool2D::<2, 2, 2>.forward(x.leaky_trace());
+    let got = y.retaped::<NoneTape>().array()[0][0];
+    assert!(
+        got[0][0].is_nan() && got[1][0].is_nan(),
+        "NaN must win: {got:?}"
+    );
+    assert_eq!((got[0][1], got[1][1]), (3.0, 8.0));
+    let grads = y.sum().backward();
+    // A tie goes to the first of the equal pixels (row-major), like PyTorch.
+    assert_eq!(
+        grads.get(&x).array(),
+        [[[
+            [1., 0., 1., 0.],
+            [0., 0., 0., 0.],
+            [0., 0., 1., 0.],
+            [0., 1., 0., 0.]
+        ]]]
+    );
+    let x: Tensor<Rank4<1, 1, 3, 3>, f32, _> =
+        dev.tensor([[[[1., nan, 2.], [7., 4., 2.], [0., 0., 9.]]]]);
+    let got = MaxPool2D::<2, 1, 2>.forward(x).array()[0][0];
+    assert!(
+        got[0][0].is_nan() && got[0][1].is_nan(),
+        "general path: {got:?}"
+    );
+    assert_eq!((got[1][0], got[1][1]), (7.0, 9.0));
+}

@@ -160,6 +160,7 @@ fn transform_input(s: &ConvSpec, tl: Tiles, x: &[f32], v: &mut [f32], p: &mut Ve
 
 /// `Y = Aᵀ M A` plus the bias, into a block's NCHW output `y` (tiles past the edge of an
 /// odd size are dropped).
+#[allow(clippy::needless_range_loop)] // `tw` indexes 16 slices at once
 fn transform_output(s: &ConvSpec, tl: Tiles, m: &[f32], bias: &[f32], y: &mut [f32]) {
     let (o_n, plane) = (s.out_channels, s.out_len());
     let nb = tl.nb(y.len() / (o_n * plane));
