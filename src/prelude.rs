@@ -1,7 +1,8 @@
 //! Everything a notebook needs, in one line: `use alexnet_lab::prelude::*;`.
 
-/// The crate's fused batch norm, in place of dfdx's (same fields and behaviour).
-pub use crate::layers::builders::BatchNorm2D;
+/// The crate's fused batch norm and fast dense layer, in place of dfdx's (same fields and
+/// behaviour).
+pub use crate::layers::builders::{BatchNorm2D, Linear};
 pub use crate::layers::{
     builders, AvgPool2D, Conv2D, Flatten, LabDevice, LocalResponseNorm, MaxPool2D,
 };

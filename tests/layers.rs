@@ -586,3 +586,62 @@ fn max_pool_propagates_nan_and_routes_ties_to_the_first_pixel_on_both_window_pat
     );
     assert_eq!((got[1][0], got[1][1]), (7.0, 9.0));
 }
+
+#[test]
+fn linear_matches_naive_loops_on_both_paths_and_takes_one_sample() {
+    let dev = Cpu::seed_from_u64(11);
+    let fc = dev.build_module::<Linear<7, 5>, f32>();
+    let x: Tensor<Rank2<3, 7>, f32, _> = dev.sample_normal();
+    let r: Tensor<Rank2<3, 5>, f32, _> = dev.sample_normal();
+    let (xv, wv, bv, rv) = (
+        to64(&x.as_vec()),
+        to64(&fc.weight.as_vec()),
+        to64(&fc.bias.as_vec()),
+        to64(&r.as_vec()),
+    );
+    // y[n, o] = b[o] + sum_i w[o, i] x[n, i]; loss = sum y * r.
+    let mut want_y = vec![0f64; 15];
+    let (mut gx, mut gw, mut gb) = (vec![0f64; 21], vec![0f64; 35], vec![0f64; 5]);
+    for n in 0..3 {
+        for o in 0..5 {
+            want_y[n * 5 + o] = bv[o] + (0..7).map(|i| wv[o * 7 + i] * xv[n * 7 + i]).sum::<f64>();
+            gb[o] += rv[n * 5 + o];
+            for i in 0..7 {
+                gx[n * 7 + i] += rv[n * 5 + o] * wv[o * 7 + i];
+                gw[o * 7 + i] += rv[n * 5 + o] * xv[n * 7 + i];
+            }
+        }
+    }
+    assert_close(
+        "y (inference)",
+        &fc.forward(x.clone()).as_vec(),
+        &want_y,
+        1e-5,
+    );
+    let y = fc.forward(x.leaky_trace());
+    assert_close("y", &y.retaped::<NoneTape>().as_vec(), &want_y, 1e-5);
+    let grads = (y * r.clone()).sum().backward();
+    assert_close("gx", &grads.get(&x).as_vec(), &gx, 1e-5);
+    assert_close("gw", &grads.get(&fc.weight).as_vec(), &gw, 1e-5);
+    assert_close("gb", &grads.get(&fc.bias).as_vec(), &gb, 1e-5);
+
+    let y = generic::linear(x.leaky_trace(), &fc.weight, &fc.bias).unwrap();
+    assert_close(
+        "generic y",
+        &y.retaped::<NoneTape>().as_vec(),
+        &want_y,
+        1e-5,
+    );
+    let grads = (y * r).sum().backward();
+    assert_close("generic gx", &grads.get(&x).as_vec(), &gx, 1e-5);
+    assert_close("generic gw", &grads.get(&fc.weight).as_vec(), &gw, 1e-5);
+    assert_close("generic gb", &grads.get(&fc.bias).as_vec(), &gb, 1e-5);
+
+    let one: Tensor<Rank1<7>, f32, _> = dev.tensor(std::array::from_fn(|i| x.array()[1][i]));
+    assert_close(
+        "one sample",
+        &fc.forward(one).as_vec(),
+        &want_y[5..10],
+        1e-5,
+    );
+}

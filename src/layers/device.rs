@@ -47,6 +47,13 @@ pub trait LabDevice: Device<f32> {
         beta: &Tensor<Sc, f32, Self>,
     ) -> Result<BnOutput<S, Self, T>, Self::Err>;
 
+    /// `x [B, I] · wᵀ + b` with `w [O, I]`, `b [O]`: a dense layer.
+    fn try_linear<B: Dim, const I: usize, const O: usize, T: Tape<f32, Self>>(
+        x: Tensor<(B, Const<I>), f32, Self, T>,
+        w: &Tensor<Rank2<O, I>, f32, Self>,
+        b: &Tensor<Rank1<O>, f32, Self>,
+    ) -> Result<Tensor<(B, Const<O>), f32, Self, T>, Self::Err>;
+
     /// `y = x * a[c] + b[c]` per channel (evaluation-mode batch norm, folded).
     fn try_channel_affine<S: Shape>(
         spec: BnSpec,
@@ -212,6 +219,38 @@ impl LabDevice for Cpu {
             });
         }
         Ok((out.put_tape(tape), mean, var))
+    }
+
+    fn try_linear<B: Dim, const I: usize, const O: usize, T: Tape<f32, Self>>(
+        x: Tensor<(B, Const<I>), f32, Self, T>,
+        w: &Tensor<Rank2<O, I>, f32, Self>,
+        b: &Tensor<Rank1<O>, f32, Self>,
+    ) -> Result<Tensor<(B, Const<O>), f32, Self, T>, Self::Err> {
+        let batch = x.shape().0;
+        let (x, mut tape, xv) = split_values(x)?;
+        let wv = values(w)?;
+        let y = cpu::dense::forward(batch.size(), (I, O), &xv, &wv, &values(b)?);
+        let out = x.device().try_tensor_from_vec(y, (batch, Const))?;
+        if T::OWNS_TAPE {
+            let (xg, wg, bg, og) = (x.ghost(), w.ghost(), b.ghost(), out.ghost());
+            tape.add_backward_op(move |grads| {
+                let (gout, mut gx) = (take!(grads, &og), take!(grads, &xg));
+                let (mut gw, mut gb) = (take!(grads, &wg), take!(grads, &bg));
+                cpu::dense::backward(
+                    batch.size(),
+                    (I, O),
+                    (&xv, &wv),
+                    &gout,
+                    (&mut gx, &mut gw, &mut gb),
+                );
+                put!(grads, &og, gout);
+                put!(grads, &xg, gx);
+                put!(grads, &wg, gw);
+                put!(grads, &bg, gb);
+                Ok(())
+            });
+        }
+        Ok(out.put_tape(tape))
     }
 
     fn try_channel_affine<S: Shape>(

@@ -190,6 +190,17 @@ pub fn channel_affine<D: Device<f32>, S: Shape>(
         .try_reshape_like(&shape)
 }
 
+/// `x · wᵀ + b` from dfdx ops (what dfdx's own `Linear` does).
+pub fn linear<D: Device<f32>, B: Dim, const I: usize, const O: usize, T: Tape<f32, D>>(
+    x: Tensor<(B, Const<I>), f32, D, T>,
+    w: &Tensor<Rank2<O, I>, f32, D>,
+    b: &Tensor<Rank1<O>, f32, D>,
+) -> Result<Tensor<(B, Const<O>), f32, D, T>, D::Err> {
+    let y = x.try_matmul(w.retaped::<T>().try_permute()?)?;
+    let shape = *y.shape();
+    y.try_add(b.retaped::<T>().try_broadcast_like(&shape)?)
+}
+
 #[cfg(feature = "cuda")]
 impl super::LabDevice for Cuda {
     fn try_conv2d<Si: Shape, Sw: Shape, Sb: Shape, So: Shape, T: Tape<f32, Self>>(
@@ -222,6 +233,14 @@ impl super::LabDevice for Cuda {
     ) -> Result<super::device::BnOutput<S, Self, T>, Self::Err> {
         batch_norm_train(spec, x, gamma, beta)
     }
+    fn try_linear<B: Dim, const I: usize, const O: usize, T: Tape<f32, Self>>(
+        x: Tensor<(B, Const<I>), f32, Self, T>,
+        w: &Tensor<Rank2<O, I>, f32, Self>,
+        b: &Tensor<Rank1<O>, f32, Self>,
+    ) -> Result<Tensor<(B, Const<O>), f32, Self, T>, Self::Err> {
+        linear(x, w, b)
+    }
+
     fn try_channel_affine<S: Shape>(
         spec: BnSpec,
         x: Tensor<S, f32, Self>,

@@ -1,10 +1,11 @@
 //! The layers dfdx 0.13 keeps behind its (unbuildable) `nightly` feature, written for stable
 //! Rust with their sizes in their types: [`Conv2D`], [`MaxPool2D`], [`AvgPool2D`],
-//! [`Flatten`] and the 2012 paper's [`LocalResponseNorm`], and a fused
-//! [`BatchNorm2D`] (dfdx's, with the same fields and behaviour, is a chain of slow ops).
+//! [`Flatten`] and the 2012 paper's [`LocalResponseNorm`]; a fused [`BatchNorm2D`] (dfdx's,
+//! with the same fields and behaviour, is a chain of slow ops); and a [`Linear`] with dfdx's
+//! fields whose CPU product uses AVX-512.
 //!
 //! Each is a dfdx module (`Module`, `ModuleMut`, `TensorCollection`), so it composes in
-//! tuples with dfdx's `BatchNorm2D`, `ReLU`, `Dropout` and `Linear`, and optimizers,
+//! tuples with dfdx's `ReLU` and `Dropout`, and optimizers,
 //! `ZeroGrads`, `ResetParams` and safetensors see its parameters. A wrong size is a compile
 //! error that spells out the formula it broke.
 //!
@@ -16,6 +17,7 @@ pub mod cpu;
 mod device;
 mod flatten;
 pub mod generic;
+mod linear;
 mod lrn;
 mod pool2d;
 pub mod spec;
@@ -24,6 +26,7 @@ pub use batchnorm::BatchNorm2D;
 pub use conv2d::{Conv2D, PerGroup};
 pub use device::{BnOutput, LabDevice};
 pub use flatten::Flatten;
+pub use linear::Linear;
 pub use lrn::LocalResponseNorm;
 pub use pool2d::{AvgPool2D, MaxPool2D};
 
@@ -33,6 +36,7 @@ pub mod builders {
     pub use super::batchnorm::builder::BatchNorm2D;
     pub use super::conv2d::builder::Conv2D;
     pub use super::flatten::Flatten;
+    pub use super::linear::builder::Linear;
     pub use super::lrn::LocalResponseNorm;
     pub use super::pool2d::{AvgPool2D, MaxPool2D};
 }

@@ -5,8 +5,8 @@
 //! the first, second and fifth; dense 9216 -> 4096 -> 4096 -> 10 with dropout 0.5.
 //! 58,325,066 trainable parameters. Taught in `notebooks/07-alexnet.ipynb`.
 
-use crate::layers::builders::{BatchNorm2D, Conv2D, Flatten, MaxPool2D};
-use dfdx::nn::builders::{Dropout, Linear, ReLU};
+use crate::layers::builders::{BatchNorm2D, Conv2D, Flatten, Linear, MaxPool2D};
+use dfdx::nn::builders::{Dropout, ReLU};
 
 /// The `article` model, input `[B, 3, 227, 227]`, output 10 logits.
 pub type Article = (

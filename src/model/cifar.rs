@@ -5,8 +5,8 @@
 //! then dropout and three dense layers (4096 -> 1024 -> 1024 -> 10). 7,509,066 trainable
 //! parameters. Taught in `notebooks/07-alexnet.ipynb`.
 
-use crate::layers::builders::{BatchNorm2D, Conv2D, Flatten, MaxPool2D};
-use dfdx::nn::builders::{Dropout, Linear, ReLU};
+use crate::layers::builders::{BatchNorm2D, Conv2D, Flatten, Linear, MaxPool2D};
+use dfdx::nn::builders::{Dropout, ReLU};
 
 /// A 3x3 convolution with padding 1 (so `SIZE` in, `SIZE` out), batch norm, ReLU.
 pub type ConvBnRelu<const IN: usize, const OUT: usize, const SIZE: usize> =

@@ -2,9 +2,9 @@
 //! holds, from its type alone, so a model's table needs no weights in memory.
 
 use crate::layers::builders::{
-    AvgPool2D, BatchNorm2D, Conv2D, Flatten, LocalResponseNorm, MaxPool2D,
+    AvgPool2D, BatchNorm2D, Conv2D, Flatten, Linear, LocalResponseNorm, MaxPool2D,
 };
-use dfdx::nn::builders::{Dropout, Linear, ReLU};
+use dfdx::nn::builders::{Dropout, ReLU};
 
 /// One row of a layer table.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -7,8 +7,8 @@
 //! "60 million". Here to be looked at: its table, its shapes, its size.
 //! Taught in `notebooks/07-alexnet.ipynb`.
 
-use crate::layers::builders::{Conv2D, Flatten, LocalResponseNorm, MaxPool2D};
-use dfdx::nn::builders::{Dropout, Linear, ReLU};
+use crate::layers::builders::{Conv2D, Flatten, Linear, LocalResponseNorm, MaxPool2D};
+use dfdx::nn::builders::{Dropout, ReLU};
 
 /// The `paper` model, input `[B, 3, 227, 227]`, output 1000 logits.
 pub type Paper = (

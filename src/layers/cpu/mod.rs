@@ -5,6 +5,7 @@
 
 pub mod bn;
 pub mod conv;
+pub mod dense;
 pub mod lrn;
 pub mod pool;
 pub mod winograd;
