@@ -12,6 +12,9 @@ use dfdx::prelude::*;
 /// A training-mode batch norm's output with the batch's per-channel mean and biased variance.
 pub type BnOutput<S, D, T> = (Tensor<S, f32, D, T>, Vec<f32>, Vec<f32>);
 
+/// A batch of `N`-vectors, `[B, N]` (a dense layer's input or output).
+pub type Rows<B, const N: usize, D, T> = Tensor<(B, Const<N>), f32, D, T>;
+
 /// A dfdx device with convolution, pooling and local response normalisation.
 ///
 /// Implemented for `Cpu` (fast native kernels) and, with the `cuda` feature, `Cuda`.
@@ -49,10 +52,10 @@ pub trait LabDevice: Device<f32> {
 
     /// `x [B, I] · wᵀ + b` with `w [O, I]`, `b [O]`: a dense layer.
     fn try_linear<B: Dim, const I: usize, const O: usize, T: Tape<f32, Self>>(
-        x: Tensor<(B, Const<I>), f32, Self, T>,
+        x: Rows<B, I, Self, T>,
         w: &Tensor<Rank2<O, I>, f32, Self>,
         b: &Tensor<Rank1<O>, f32, Self>,
-    ) -> Result<Tensor<(B, Const<O>), f32, Self, T>, Self::Err>;
+    ) -> Result<Rows<B, O, Self, T>, Self::Err>;
 
     /// `y = x * a[c] + b[c]` per channel (evaluation-mode batch norm, folded).
     fn try_channel_affine<S: Shape>(
@@ -222,10 +225,10 @@ impl LabDevice for Cpu {
     }
 
     fn try_linear<B: Dim, const I: usize, const O: usize, T: Tape<f32, Self>>(
-        x: Tensor<(B, Const<I>), f32, Self, T>,
+        x: Rows<B, I, Self, T>,
         w: &Tensor<Rank2<O, I>, f32, Self>,
         b: &Tensor<Rank1<O>, f32, Self>,
-    ) -> Result<Tensor<(B, Const<O>), f32, Self, T>, Self::Err> {
+    ) -> Result<Rows<B, O, Self, T>, Self::Err> {
         let batch = x.shape().0;
         let (x, mut tape, xv) = split_values(x)?;
         let wv = values(w)?;

@@ -192,10 +192,10 @@ pub fn channel_affine<D: Device<f32>, S: Shape>(
 
 /// `x · wᵀ + b` from dfdx ops (what dfdx's own `Linear` does).
 pub fn linear<D: Device<f32>, B: Dim, const I: usize, const O: usize, T: Tape<f32, D>>(
-    x: Tensor<(B, Const<I>), f32, D, T>,
+    x: super::device::Rows<B, I, D, T>,
     w: &Tensor<Rank2<O, I>, f32, D>,
     b: &Tensor<Rank1<O>, f32, D>,
-) -> Result<Tensor<(B, Const<O>), f32, D, T>, D::Err> {
+) -> Result<super::device::Rows<B, O, D, T>, D::Err> {
     let y = x.try_matmul(w.retaped::<T>().try_permute()?)?;
     let shape = *y.shape();
     y.try_add(b.retaped::<T>().try_broadcast_like(&shape)?)
@@ -234,10 +234,10 @@ impl super::LabDevice for Cuda {
         batch_norm_train(spec, x, gamma, beta)
     }
     fn try_linear<B: Dim, const I: usize, const O: usize, T: Tape<f32, Self>>(
-        x: Tensor<(B, Const<I>), f32, Self, T>,
+        x: super::device::Rows<B, I, Self, T>,
         w: &Tensor<Rank2<O, I>, f32, Self>,
         b: &Tensor<Rank1<O>, f32, Self>,
-    ) -> Result<Tensor<(B, Const<O>), f32, Self, T>, Self::Err> {
+    ) -> Result<super::device::Rows<B, O, Self, T>, Self::Err> {
         linear(x, w, b)
     }
 
