@@ -590,25 +590,34 @@ fn max_pool_propagates_nan_and_routes_ties_to_the_first_pixel_on_both_window_pat
 #[test]
 fn linear_matches_naive_loops_on_both_paths_and_takes_one_sample() {
     let dev = Cpu::seed_from_u64(11);
-    let fc = dev.build_module::<Linear<7, 5>, f32>();
-    let x: Tensor<Rank2<3, 7>, f32, _> = dev.sample_normal();
-    let r: Tensor<Rank2<3, 5>, f32, _> = dev.sample_normal();
+    let fc = dev.build_module::<Linear<40, 70>, f32>();
+    let x: Tensor<Rank2<5, 40>, f32, _> = dev.sample_normal();
+    let r: Tensor<Rank2<5, 70>, f32, _> = dev.sample_normal();
     let (xv, wv, bv, rv) = (
         to64(&x.as_vec()),
         to64(&fc.weight.as_vec()),
         to64(&fc.bias.as_vec()),
         to64(&r.as_vec()),
     );
-    // y[n, o] = b[o] + sum_i w[o, i] x[n, i]; loss = sum y * r.
-    let mut want_y = vec![0f64; 15];
-    let (mut gx, mut gw, mut gb) = (vec![0f64; 21], vec![0f64; 35], vec![0f64; 5]);
-    for n in 0..3 {
-        for o in 0..5 {
-            want_y[n * 5 + o] = bv[o] + (0..7).map(|i| wv[o * 7 + i] * xv[n * 7 + i]).sum::<f64>();
-            gb[o] += rv[n * 5 + o];
-            for i in 0..7 {
-                gx[n * 7 + i] += rv[n * 5 + o] * wv[o * 7 + i];
-                gw[o * 7 + i] += rv[n * 5 + o] * xv[n * 7 + i];
+    // y[n, o] = b[o] + sum_i w[o, i] x[n, i]; loss = sum y * r. Big enough that the CPU path
+    // splits rows and columns into several blocks, the last one partial.
+    let (n_n, i_n, o_n) = (5, 40, 70);
+    let mut want_y = vec![0f64; n_n * o_n];
+    let (mut gx, mut gw, mut gb) = (
+        vec![0f64; n_n * i_n],
+        vec![0f64; o_n * i_n],
+        vec![0f64; o_n],
+    );
+    for n in 0..n_n {
+        for o in 0..o_n {
+            want_y[n * o_n + o] = bv[o]
+                + (0..i_n)
+                    .map(|i| wv[o * i_n + i] * xv[n * i_n + i])
+                    .sum::<f64>();
+            gb[o] += rv[n * o_n + o];
+            for i in 0..i_n {
+                gx[n * i_n + i] += rv[n * o_n + o] * wv[o * i_n + i];
+                gw[o * i_n + i] += rv[n * o_n + o] * xv[n * i_n + i];
             }
         }
     }
@@ -637,11 +646,11 @@ fn linear_matches_naive_loops_on_both_paths_and_takes_one_sample() {
     assert_close("generic gw", &grads.get(&fc.weight).as_vec(), &gw, 1e-5);
     assert_close("generic gb", &grads.get(&fc.bias).as_vec(), &gb, 1e-5);
 
-    let one: Tensor<Rank1<7>, f32, _> = dev.tensor(std::array::from_fn(|i| x.array()[1][i]));
+    let one: Tensor<Rank1<40>, f32, _> = dev.tensor(std::array::from_fn(|i| x.array()[1][i]));
     assert_close(
         "one sample",
         &fc.forward(one).as_vec(),
-        &want_y[5..10],
+        &want_y[o_n..2 * o_n],
         1e-5,
     );
 }
