@@ -1,5 +1,6 @@
-//! The fast CPU path: im2col + one large `gemm` (AVX-512 where the processor has it) per
-//! layer, with rayon over the batch and channels for the memory-bound parts.
+//! The fast CPU path: matrix products by `gemm` (AVX-512 where the processor has it) inside
+//! each layer's own split of the work across cores (images, blocks of tiles, blocks of
+//! weights), and rayon over channels for the memory-bound parts.
 //!
 //! These are plain functions on slices; `super::device` wires them into dfdx's tape.
 
@@ -15,27 +16,10 @@ pub mod winograd;
 ///
 /// # Panics
 /// If a stride walks out of a slice (checked before the unsafe call).
-pub(crate) fn matmul(
-    mnk: (usize, usize, usize),
-    dst: &mut [f32],
-    dst_rs: usize,
-    accumulate: bool,
-    a: (&[f32], usize, usize),
-    b: (&[f32], usize, usize),
-) {
-    matmul_with(
-        gemm::Parallelism::Rayon(0),
-        mnk,
-        dst,
-        dst_rs,
-        accumulate,
-        a,
-        b,
-    )
-}
-
-/// [`matmul`] with a choice of threading: `Parallelism::None` for products that already run
-/// side by side on rayon's threads.
+///
+/// `parallelism`: `Parallelism::None` for products that run side by side on rayon's
+/// threads (the layers split their work by images or weight blocks; on these sizes that is
+/// faster than `gemm`'s own threading).
 pub(crate) fn matmul_with(
     parallelism: gemm::Parallelism,
     (m, n, k): (usize, usize, usize),
