@@ -1,5 +1,8 @@
-//! Per-layer timing of the `cifar` model's heaviest layers at batch 64: where a training
-//! step's time goes. `cargo run --release --example layer_times`
+//! Per-layer timing of the `cifar` model at batch 64: where an inference pass and a training
+//! step spend their time. `cargo run --release --example layer_times`
+//!
+//! Each line is the median of 9 runs after 2 warm-ups: the layer's forward pass alone
+//! (inference), and its forward pass with the tape plus the backward pass (training).
 
 use alexnet_lab::prelude::*;
 use std::time::Instant;
@@ -7,62 +10,136 @@ use std::time::Instant;
 type Img<const C: usize, const S: usize> = Tensor<(usize, Const<C>, Const<S>, Const<S>), f32, Cpu>;
 const B: usize = 64;
 
-/// Mean milliseconds of `f` over 5 runs after one warm-up.
-fn time(name: &str, mut f: impl FnMut()) {
+/// Median milliseconds of `f` over 9 runs after two warm-ups.
+fn median_ms(mut f: impl FnMut()) -> f64 {
     f();
-    let t = Instant::now();
-    for _ in 0..5 {
-        f();
-    }
-    println!(
-        "{name:<34} {:7.1} ms",
-        t.elapsed().as_secs_f64() * 1000.0 / 5.0
-    );
+    f();
+    let mut t: Vec<f64> = (0..9)
+        .map(|_| {
+            let start = Instant::now();
+            f();
+            start.elapsed().as_secs_f64() * 1000.0
+        })
+        .collect();
+    t.sort_by(f64::total_cmp);
+    t[4]
 }
 
-/// Forward in training mode and backward of a sum, for a module `m` and input `x`.
-macro_rules! train_step {
-    ($m:expr, $x:expr) => {{
+/// Prints a layer's inference and training-step medians; returns them.
+macro_rules! layer {
+    ($name:expr, $m:expr, $x:expr) => {{
         let grads = $m.alloc_grads();
-        let (m, x) = (&mut $m, &$x);
-        move || {
-            let y = m.forward_mut(x.clone().traced(grads.clone()));
+        let infer = median_ms(|| drop($m.forward($x.clone())));
+        let train = median_ms(|| {
+            let y = $m.forward_mut($x.clone().traced(grads.clone()));
             let _ = y.sum().backward();
-        }
+        });
+        println!("{:<30} {:8.1} {:8.1}", $name, infer, train);
+        (infer, train)
     }};
 }
 
 fn main() {
     alexnet_lab::alloc::keep_freed_memory();
     let dev = Cpu::seed_from_u64(0);
-    let x1: Img<3, 32> = dev.sample_normal_like(&(B, Const, Const, Const));
-    let x2: Img<64, 16> = dev.sample_normal_like(&(B, Const, Const, Const));
-    let x4: Img<384, 8> = dev.sample_normal_like(&(B, Const, Const, Const));
-    let y1: Img<64, 32> = dev.sample_normal_like(&(B, Const, Const, Const));
-    let xf: Tensor<(usize, Const<4096>), f32, _> = dev.sample_normal_like(&(B, Const));
-    let mut conv1 = dev.build_module::<builders::Conv2D<3, 64, 3, 1, 1, 32>, f32>();
-    let mut conv2 = dev.build_module::<builders::Conv2D<64, 192, 3, 1, 1, 16>, f32>();
-    let mut conv4 = dev.build_module::<builders::Conv2D<384, 256, 3, 1, 1, 8>, f32>();
-    let mut bn1 = dev.build_module::<BatchNorm2D<64>, f32>();
-    let mut fc1 = dev.build_module::<Linear<4096, 1024>, f32>();
-    time("conv2 forward (inference)", || {
-        drop(conv2.forward(x2.clone()))
-    });
-    time("conv1 3->64 @32 train step", train_step!(conv1, x1));
-    time("conv2 64->192 @16 train step", train_step!(conv2, x2));
-    time("conv4 384->256 @8 train step", train_step!(conv4, x4));
-    time("batch norm 64 @32 train step", train_step!(bn1, y1));
-    time("batch norm 64 @32 inference", || {
-        drop(bn1.forward(y1.clone()))
-    });
-    time("relu 64 @32 train step", || {
-        let _ = y1.leaky_trace().relu().sum().backward();
-    });
-    time("max pool 64 @32 train step", || {
-        let _ = MaxPool2D::<2, 2, 16>
-            .forward(y1.leaky_trace())
-            .sum()
-            .backward();
-    });
-    time("linear 4096->1024 train step", train_step!(fc1, xf));
+    macro_rules! img {
+        ($c:literal, $s:literal) => {{
+            let x: Img<$c, $s> = dev.sample_normal_like(&(B, Const, Const, Const));
+            x
+        }};
+    }
+    let (x3, x64, x64h, x192, x192h, x384, x256) = (
+        img!(3, 32),
+        img!(64, 32),
+        img!(64, 16),
+        img!(192, 16),
+        img!(192, 8),
+        img!(384, 8),
+        img!(256, 8),
+    );
+    let f4096: Tensor<(usize, Const<4096>), f32, _> = dev.sample_normal_like(&(B, Const));
+    let f1024: Tensor<(usize, Const<1024>), f32, _> = dev.sample_normal_like(&(B, Const));
+    println!(
+        "{:<30} {:>8} {:>8}",
+        "cifar layer, batch 64 (ms)", "infer", "train"
+    );
+    let mut total = (0.0, 0.0);
+    let mut add = |(i, t): (f64, f64)| {
+        total.0 += i;
+        total.1 += t;
+    };
+    add(layer!(
+        "conv1 3->64 @32",
+        dev.build_module::<builders::Conv2D<3, 64, 3, 1, 1, 32>, f32>(),
+        x3
+    ));
+    add(layer!(
+        "batch norm + relu 64 @32",
+        dev.build_module::<(BatchNorm2D<64>, ReLU), f32>(),
+        x64
+    ));
+    add(layer!("max pool 64 @32", MaxPool2D::<2, 2, 16>, x64));
+    add(layer!(
+        "conv2 64->192 @16",
+        dev.build_module::<builders::Conv2D<64, 192, 3, 1, 1, 16>, f32>(),
+        x64h
+    ));
+    add(layer!(
+        "batch norm + relu 192 @16",
+        dev.build_module::<(BatchNorm2D<192>, ReLU), f32>(),
+        x192
+    ));
+    add(layer!("max pool 192 @16", MaxPool2D::<2, 2, 8>, x192));
+    add(layer!(
+        "conv3 192->384 @8",
+        dev.build_module::<builders::Conv2D<192, 384, 3, 1, 1, 8>, f32>(),
+        x192h
+    ));
+    add(layer!(
+        "batch norm + relu 384 @8",
+        dev.build_module::<(BatchNorm2D<384>, ReLU), f32>(),
+        x384
+    ));
+    add(layer!(
+        "conv4 384->256 @8",
+        dev.build_module::<builders::Conv2D<384, 256, 3, 1, 1, 8>, f32>(),
+        x384
+    ));
+    add(layer!(
+        "batch norm + relu 256 @8",
+        dev.build_module::<(BatchNorm2D<256>, ReLU), f32>(),
+        x256
+    ));
+    add(layer!(
+        "conv5 256->256 @8",
+        dev.build_module::<builders::Conv2D<256, 256, 3, 1, 1, 8>, f32>(),
+        x256
+    ));
+    add(layer!(
+        "batch norm + relu 256 @8",
+        dev.build_module::<(BatchNorm2D<256>, ReLU), f32>(),
+        x256
+    ));
+    add(layer!("max pool 256 @8", MaxPool2D::<2, 2, 4>, x256));
+    add(layer!(
+        "dense 4096->1024 + relu",
+        dev.build_module::<(Linear<4096, 1024>, ReLU), f32>(),
+        f4096
+    ));
+    add(layer!(
+        "dense 1024->1024 + relu",
+        dev.build_module::<(Linear<1024, 1024>, ReLU), f32>(),
+        f1024
+    ));
+    add(layer!(
+        "dense 1024->10",
+        dev.build_module::<Linear<1024, 10>, f32>(),
+        f1024
+    ));
+    println!(
+        "{:<30} {:8.1} {:8.1}",
+        "sum of the layers", total.0, total.1
+    );
+    let mut model = dev.build_module::<Cifar, f32>();
+    layer!("whole model (no optimizer)", model, x3);
 }

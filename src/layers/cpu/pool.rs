@@ -23,13 +23,13 @@ pub fn forward(s: &PoolSpec, x: &[f32]) -> (Vec<f32>, Vec<u32>) {
             .par_chunks_mut(ohw)
             .zip(argmax.par_chunks_mut(ohw))
             .enumerate()
-            .for_each_init(Vec::new, |hbest, (p, (dst, arg))| {
+            .for_each_init(Rows::default, |rows, (p, (dst, arg))| {
                 let src = &x[p * ihw..][..ihw];
                 if s.kernel == 2 && s.stride == 2 {
                     max_2x2(s, src, dst, arg);
                     return;
                 }
-                max_separable(s, src, dst, arg, hbest);
+                max_separable(s, src, dst, arg, rows);
             }),
         PoolKind::Avg => out.par_chunks_mut(ohw).enumerate().for_each(|(p, dst)| {
             let src = &x[p * ihw..][..ihw];
@@ -49,13 +49,18 @@ pub fn forward(s: &PoolSpec, x: &[f32]) -> (Vec<f32>, Vec<u32>) {
 }
 
 /// The running maximum after candidate `v` at index `i`: a larger value wins, and a NaN wins
-/// and propagates, as in PyTorch. Written as selects, not branches: which pixel wins is a
-/// coin toss a branch predictor loses half the time (with branches, the `cifar` model's
-/// first pooling ran 4 times slower).
+/// and propagates, as in PyTorch.
+///
+/// Branch-free on purpose: which pixel wins is a coin toss a branch predictor loses half the
+/// time, and on the baseline x86-64 target a select between two floats compiles to a branch.
+/// So the choice is made with an integer mask on the bit patterns (with branches, AlexNet's
+/// first pooling on random inputs ran 4 times slower).
 #[inline(always)]
 fn pick(v: f32, i: u32, best: f32, best_i: u32) -> (f32, u32) {
-    let take = (v > best) | v.is_nan();
-    (if take { v } else { best }, if take { i } else { best_i })
+    let take = ((v > best) | v.is_nan()) as u32;
+    let mask = take.wrapping_neg();
+    let bits = (v.to_bits() & mask) | (best.to_bits() & !mask);
+    (f32::from_bits(bits), (i & mask) | (best_i & !mask))
 }
 
 /// 2x2 windows at stride 2 (the `cifar` model's pools), one plane, straight-line code.
@@ -83,44 +88,54 @@ fn max_2x2(s: &PoolSpec, src: &[f32], dst: &mut [f32], arg: &mut [u32]) {
 }
 
 /// Any window, one plane, in two passes: the best of each row's stretch of `K` pixels for
-/// every output column, then the best of `K` such rows for every output. The order in which
-/// candidates meet is the row-major scan's, so the winner (first maximum, or last NaN) is
-/// the same; a 3x3 window costs 6 comparisons instead of 9, all straight-line code.
-fn max_separable(
-    s: &PoolSpec,
-    src: &[f32],
-    dst: &mut [f32],
-    arg: &mut [u32],
-    hbest: &mut Vec<(f32, u32)>,
-) {
-    let rows = (s.out_h - 1) * s.stride + s.kernel;
-    hbest.resize(rows * s.out_w, (0.0, 0));
-    for (r, h) in hbest.chunks_exact_mut(s.out_w).enumerate() {
+/// every output column, then the best of `K` such rows for every output. Candidates meet in
+/// the row-major scan's order, so the winner (first maximum, or last NaN) is the same. Each
+/// loop runs across a whole row of outputs, which the compiler turns into branch-free vector
+/// code.
+fn max_separable(s: &PoolSpec, src: &[f32], dst: &mut [f32], arg: &mut [u32], h: &mut Rows) {
+    let (ow_n, rows) = (s.out_w, (s.out_h - 1) * s.stride + s.kernel);
+    h.val.resize(rows * ow_n, 0.0);
+    h.idx.resize(rows * ow_n, 0);
+    for (r, (hv, hi)) in h
+        .val
+        .chunks_exact_mut(ow_n)
+        .zip(h.idx.chunks_exact_mut(ow_n))
+        .enumerate()
+    {
         let row = &src[r * s.in_w..][..s.in_w];
-        for (ow, h) in h.iter_mut().enumerate() {
+        let base = (r * s.in_w) as u32;
+        assert!((ow_n - 1) * s.stride + s.kernel <= row.len());
+        for ow in 0..ow_n {
             let first = ow * s.stride;
-            let mut best = (row[first], (r * s.in_w + first) as u32);
-            for (kj, &v) in row[first..first + s.kernel].iter().enumerate().skip(1) {
-                best = pick(v, (r * s.in_w + first + kj) as u32, best.0, best.1);
+            let (mut b, mut bi) = (row[first], base + first as u32);
+            for kj in 1..s.kernel {
+                (b, bi) = pick(row[first + kj], base + (first + kj) as u32, b, bi);
             }
-            *h = best;
+            (hv[ow], hi[ow]) = (b, bi);
         }
     }
     for oh in 0..s.out_h {
-        let (d, a) = (
-            &mut dst[oh * s.out_w..][..s.out_w],
-            &mut arg[oh * s.out_w..][..s.out_w],
-        );
+        let (d, a) = (&mut dst[oh * ow_n..][..ow_n], &mut arg[oh * ow_n..][..ow_n]);
         let top = oh * s.stride;
-        for ow in 0..s.out_w {
-            let mut best = hbest[top * s.out_w + ow];
-            for ki in 1..s.kernel {
-                let (v, i) = hbest[(top + ki) * s.out_w + ow];
-                best = pick(v, i, best.0, best.1);
+        d.copy_from_slice(&h.val[top * ow_n..][..ow_n]);
+        a.copy_from_slice(&h.idx[top * ow_n..][..ow_n]);
+        for ki in 1..s.kernel {
+            let (hv, hi) = (
+                &h.val[(top + ki) * ow_n..][..ow_n],
+                &h.idx[(top + ki) * ow_n..][..ow_n],
+            );
+            for (((b, bi), &v), &i) in d.iter_mut().zip(a.iter_mut()).zip(hv).zip(hi) {
+                (*b, *bi) = pick(v, i, *b, *bi);
             }
-            (d[ow], a[ow]) = best;
         }
     }
+}
+
+/// Scratch rows for [`max_separable`]: each input row's best values and their indices.
+#[derive(Default)]
+struct Rows {
+    val: Vec<f32>,
+    idx: Vec<u32>,
 }
 
 /// Adds the input gradient: max pooling routes each output's gradient to its winner,
