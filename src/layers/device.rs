@@ -98,6 +98,21 @@ macro_rules! put {
     };
 }
 
+/// Records a backward op of a layer with an input and two parameters: `$body` reads the
+/// output's gradient and adds to the other three, all lifted out of `grads` and returned.
+macro_rules! backward_op {
+    ($tape:expr, [$og:ident => $gout:ident, $($g:ident => $d:ident),+] $body:block) => {
+        $tape.add_backward_op(move |grads| {
+            let $gout = take!(grads, &$og);
+            $(let mut $d = take!(grads, &$g);)+
+            $body
+            put!(grads, &$og, $gout);
+            $(put!(grads, &$g, $d);)+
+            Ok(())
+        })
+    };
+}
+
 impl LabDevice for Cpu {
     fn try_conv2d<Si: Shape, Sw: Shape, Sb: Shape, So: Shape, T: Tape<f32, Self>>(
         spec: ConvSpec,
@@ -109,22 +124,14 @@ impl LabDevice for Cpu {
         let (x, mut tape, xv) = split_values(x)?;
         let (wv, bv) = (values(w)?, values(b)?);
         let (xg, wg, bg) = (x.ghost(), w.ghost(), b.ghost());
-        // Several gradients are used at once: each is lifted out of `grads`, then returned.
         if cpu::winograd::applies(&spec) {
             let (out, saved) = cpu::winograd::forward(&spec, &xv, &wv, &bv, T::OWNS_TAPE);
             drop(xv);
             let out = x.device().try_tensor_from_vec(out, out_shape)?;
             if let Some(saved) = saved {
                 let og = out.ghost();
-                tape.add_backward_op(move |grads| {
-                    let (gout, mut gx) = (take!(grads, &og), take!(grads, &xg));
-                    let (mut gw, mut gb) = (take!(grads, &wg), take!(grads, &bg));
+                backward_op!(tape, [og => gout, xg => gx, wg => gw, bg => gb] {
                     cpu::winograd::backward(&spec, &saved, &gout, (&mut gx, &mut gw, &mut gb));
-                    put!(grads, &og, gout);
-                    put!(grads, &xg, gx);
-                    put!(grads, &wg, gw);
-                    put!(grads, &bg, gb);
-                    Ok(())
                 });
             }
             return Ok(out.put_tape(tape));
@@ -133,15 +140,8 @@ impl LabDevice for Cpu {
         let out = x.device().try_tensor_from_vec(out, out_shape)?;
         if T::OWNS_TAPE {
             let og = out.ghost();
-            tape.add_backward_op(move |grads| {
-                let (gout, mut gx) = (take!(grads, &og), take!(grads, &xg));
-                let (mut gw, mut gb) = (take!(grads, &wg), take!(grads, &bg));
+            backward_op!(tape, [og => gout, xg => gx, wg => gw, bg => gb] {
                 cpu::conv::backward(&spec, (&xv, &wv), &gout, (&mut gx, &mut gw, &mut gb));
-                put!(grads, &og, gout);
-                put!(grads, &xg, gx);
-                put!(grads, &wg, gw);
-                put!(grads, &bg, gb);
-                Ok(())
             });
         }
         Ok(out.put_tape(tape))
@@ -158,11 +158,8 @@ impl LabDevice for Cpu {
         let out = x.device().try_tensor_from_vec(out, out_shape)?;
         if T::OWNS_TAPE {
             let (xg, og) = (x.ghost(), out.ghost());
-            tape.add_backward_op(move |grads| {
-                let gout = take!(grads, &og);
-                cpu::pool::backward(&spec, &argmax, &gout, grads.get_or_alloc_mut(&xg)?);
-                put!(grads, &og, gout);
-                Ok(())
+            backward_op!(tape, [og => gout, xg => gx] {
+                cpu::pool::backward(&spec, &argmax, &gout, &mut gx);
             });
         }
         Ok(out.put_tape(tape))
@@ -178,11 +175,8 @@ impl LabDevice for Cpu {
             .try_tensor_from_vec(cpu::lrn::forward(&spec, &xv), *x.shape())?;
         if T::OWNS_TAPE {
             let (xg, og) = (x.ghost(), out.ghost());
-            tape.add_backward_op(move |grads| {
-                let gout = take!(grads, &og);
-                cpu::lrn::backward(&spec, &xv, &gout, grads.get_or_alloc_mut(&xg)?);
-                put!(grads, &og, gout);
-                Ok(())
+            backward_op!(tape, [og => gout, xg => gx] {
+                cpu::lrn::backward(&spec, &xv, &gout, &mut gx);
             });
         }
         Ok(out.put_tape(tape))
@@ -204,9 +198,7 @@ impl LabDevice for Cpu {
         if T::OWNS_TAPE {
             let (xg, gg, bg, og) = (x.ghost(), gamma.ghost(), beta.ghost(), out.ghost());
             let (mean, var) = (mean.clone(), var.clone());
-            tape.add_backward_op(move |grads| {
-                let (gout, mut gx) = (take!(grads, &og), take!(grads, &xg));
-                let (mut ggamma, mut gbeta) = (take!(grads, &gg), take!(grads, &bg));
+            backward_op!(tape, [og => gout, xg => gx, gg => ggamma, bg => gbeta] {
                 cpu::bn::backward(
                     &spec,
                     &xv,
@@ -214,11 +206,6 @@ impl LabDevice for Cpu {
                     (&gv, &mean, &var),
                     (&mut gx, &mut ggamma, &mut gbeta),
                 );
-                put!(grads, &og, gout);
-                put!(grads, &xg, gx);
-                put!(grads, &gg, ggamma);
-                put!(grads, &bg, gbeta);
-                Ok(())
             });
         }
         Ok((out.put_tape(tape), mean, var))
@@ -236,9 +223,7 @@ impl LabDevice for Cpu {
         let out = x.device().try_tensor_from_vec(y, (batch, Const))?;
         if T::OWNS_TAPE {
             let (xg, wg, bg, og) = (x.ghost(), w.ghost(), b.ghost(), out.ghost());
-            tape.add_backward_op(move |grads| {
-                let (gout, mut gx) = (take!(grads, &og), take!(grads, &xg));
-                let (mut gw, mut gb) = (take!(grads, &wg), take!(grads, &bg));
+            backward_op!(tape, [og => gout, xg => gx, wg => gw, bg => gb] {
                 cpu::dense::backward(
                     batch.size(),
                     (I, O),
@@ -246,11 +231,6 @@ impl LabDevice for Cpu {
                     &gout,
                     (&mut gx, &mut gw, &mut gb),
                 );
-                put!(grads, &og, gout);
-                put!(grads, &xg, gx);
-                put!(grads, &wg, gw);
-                put!(grads, &bg, gb);
-                Ok(())
             });
         }
         Ok(out.put_tape(tape))

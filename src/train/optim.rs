@@ -112,8 +112,15 @@ impl<D: Device<f32>> TensorVisitor<f32, D> for Step<'_, D> {
         let n = p.shape().num_elements();
         let (mut g, mut w) = (vec![0.0; n], vec![0.0; n]);
         let device = |e: D::Err| Error::Device(format!("optimizer: {e:?}"));
-        self.grads.get(p).try_contiguous().map_err(device)?.copy_into(&mut g);
-        p.clone().try_contiguous().map_err(device)?.copy_into(&mut w);
+        self.grads
+            .get(p)
+            .try_contiguous()
+            .map_err(device)?
+            .copy_into(&mut g);
+        p.clone()
+            .try_contiguous()
+            .map_err(device)?
+            .copy_into(&mut w);
         let (lr, wd, mu) = (self.opt.lr, self.opt.weight_decay, self.opt.momentum);
         let grad = |i: usize, w: &[f32]| g[i] + wd * w[i];
         match self.opt.kind {

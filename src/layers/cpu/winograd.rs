@@ -25,9 +25,11 @@
 //! `dM [out][ξ][j]`, `dV [in][ξ][j]`; the filters are `U [out][ξ][in]`; `gemm` reads and
 //! writes every operand through strides, so no transposes are copied. (With `ξ` outermost
 //! instead, a tile's 16 values would land a power-of-two stride apart, and the stores would
-//! fight over the same cache sets: that layout ran the transforms 3 times slower.) Training keeps each block's `V`
-//! for the backward pass (4 floats per input pixel, instead of the 9 of im2col), transposed
-//! to `[ξ][j][in]`: `gemm` runs the weight-gradient product 1.6 times faster from that layout.
+//! fight over the same cache sets: that layout ran the transforms 3 times slower.)
+//!
+//! Training keeps each block's `V` for the backward pass (about 4 floats per input pixel,
+//! against the 9 of an im2col matrix), transposed to `[ξ][j][in]`: `gemm` runs the
+//! weight-gradient product 1.6 times faster from that layout.
 
 use super::matmul_with;
 use crate::layers::spec::ConvSpec;
