@@ -654,3 +654,22 @@ fn linear_matches_naive_loops_on_both_paths_and_takes_one_sample() {
         1e-5,
     );
 }
+
+#[test]
+fn layers_take_an_empty_batch() {
+    // (Forward only: dfdx's own `sum` divides by zero on an empty tensor.)
+    let dev = Cpu::default();
+    let fc = dev.build_module::<Linear<6, 4>, f32>();
+    let x: Tensor<(usize, Const<6>), f32, _> = dev.zeros_like(&(0, Const));
+    assert_eq!(fc.forward(x.leaky_trace()).shape().0, 0);
+    let conv = dev.build_module::<builders::Conv2D<2, 3, 3, 1, 1, 5>, f32>();
+    let x: Tensor<(usize, Const<2>, Const<5>, Const<5>), f32, _> =
+        dev.zeros_like(&(0, Const, Const, Const));
+    assert_eq!(conv.forward(x.leaky_trace()).shape().0, 0);
+    let conv = dev.build_module::<builders::Conv2D<2, 3, 5, 2, 0, 1>, f32>();
+    assert_eq!(conv.forward(x.clone()).shape().0, 0);
+    let x: Tensor<(usize, Const<2>, Const<4>, Const<4>), f32, _> =
+        dev.zeros_like(&(0, Const, Const, Const));
+    assert_eq!(MaxPool2D::<2, 2, 2>.forward(x.clone()).shape().0, 0);
+    assert_eq!(MaxPool2D::<3, 1, 2>.forward(x).shape().0, 0);
+}

@@ -24,7 +24,7 @@ pub fn forward(
     let c = chunk(o_n);
     // yᵀ [out, batch], a block of outputs per task: yᵀ[o..] = w[o..] · xᵀ
     let mut yt = vec![0f32; o_n * batch];
-    yt.par_chunks_mut(c * batch)
+    yt.par_chunks_mut((c * batch).max(1))
         .enumerate()
         .for_each(|(k, dst)| {
             let rows = dst.len() / batch;
@@ -57,18 +57,20 @@ pub fn backward(
 ) {
     // gw[o..] [rows, in] += gy[.., o..]ᵀ [rows, batch] · x [batch, in]
     let c = chunk(o_n);
-    gw.par_chunks_mut(c * i_n).enumerate().for_each(|(k, dst)| {
-        let rows = dst.len() / i_n;
-        matmul_with(
-            Parallelism::None,
-            (rows, i_n, batch),
-            dst,
-            i_n,
-            true,
-            (&gy[k * c..], 1, o_n),
-            (x, i_n, 1),
-        );
-    });
+    gw.par_chunks_mut((c * i_n).max(1))
+        .enumerate()
+        .for_each(|(k, dst)| {
+            let rows = dst.len() / i_n;
+            matmul_with(
+                Parallelism::None,
+                (rows, i_n, batch),
+                dst,
+                i_n,
+                true,
+                (&gy[k * c..], 1, o_n),
+                (x, i_n, 1),
+            );
+        });
     // gx[.., i..] [batch, cols] += gy [batch, out] · w[.., i..] [out, cols], a block of
     // columns per task, added into gx after.
     let c = chunk(i_n);
