@@ -7,10 +7,12 @@ use super::matmul_with;
 use gemm::Parallelism;
 use rayon::prelude::*;
 
-/// Weight rows (or columns) per task: about two tasks per thread, a multiple of 16.
+/// Weight rows (or columns) per task: about two tasks per thread, a multiple of 16 (and never
+/// zero, so an empty layer or batch divides into no tasks rather than panicking).
 fn chunk(n: usize) -> usize {
     n.div_ceil(2 * rayon::current_num_threads())
         .next_multiple_of(16)
+        .max(16)
 }
 
 /// `y [batch, out] = x [batch, in] · wᵀ + b`, with `w [out, in]`.
