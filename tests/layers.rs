@@ -7,6 +7,32 @@ use alexnet_lab::layers::{generic, spec::*};
 use alexnet_lab::prelude::*;
 use reference::*;
 
+/// A tensor of `f32` on the CPU, without a tape.
+type Cpu32<S> = Tensor<S, f32, Cpu>;
+
+/// A traced layer output `y` against the reference output, then the gradients of
+/// `sum(y * r)` for the input `x` and the parameters `w` and `b` against theirs.
+#[allow(clippy::too_many_arguments)]
+fn assert_traced<S: Shape, Sx: Shape, Sw: Shape, Sb: Shape>(
+    path: &str,
+    y: Tensor<S, f32, Cpu, OwnedTape<f32, Cpu>>,
+    r: &Tensor<S, f32, Cpu>,
+    (x, w, b): (&Cpu32<Sx>, &Cpu32<Sw>, &Cpu32<Sb>),
+    [want_y, want_gx, want_gw, want_gb]: [&[f64]; 4],
+    tol: f64,
+) {
+    assert_close(
+        &format!("{path} y"),
+        &y.retaped::<NoneTape>().as_vec(),
+        want_y,
+        tol,
+    );
+    let grads = (y * r.clone()).sum().backward();
+    assert_close(&format!("{path} gx"), &grads.get(x).as_vec(), want_gx, tol);
+    assert_close(&format!("{path} gw"), &grads.get(w).as_vec(), want_gw, tol);
+    assert_close(&format!("{path} gb"), &grads.get(b).as_vec(), want_gb, tol);
+}
+
 /// Forward and all three gradients of `Conv2D` on both paths against the naive loops.
 macro_rules! conv_case {
     ($name:ident, B = $b:literal, C = $c:literal, O = $o:literal, K = $k:literal, S = $s:literal,
@@ -43,12 +69,9 @@ macro_rules! conv_case {
                 &want_y,
                 1e-4,
             );
-            let y = conv.forward(x.leaky_trace());
-            assert_close("cpu y", &y.retaped::<NoneTape>().as_vec(), &want_y, 1e-4);
-            let grads = (y * r.clone()).sum().backward();
-            assert_close("cpu gx", &grads.get(&x).as_vec(), &want_gx, 1e-4);
-            assert_close("cpu gw", &grads.get(&conv.weight).as_vec(), &want_gw, 1e-4);
-            assert_close("cpu gb", &grads.get(&conv.bias).as_vec(), &want_gb, 1e-4);
+            let params = (&x, &conv.weight, &conv.bias);
+            let want = [&want_y[..], &want_gx, &want_gw, &want_gb];
+            assert_traced("cpu", conv.forward(x.leaky_trace()), &r, params, want, 1e-4);
 
             // The device-generic path (what CUDA runs), on the same numbers.
             let spec = ConvSpec {
@@ -72,26 +95,7 @@ macro_rules! conv_case {
                 Default::default(),
             )
             .unwrap();
-            assert_close(
-                "generic y",
-                &y.retaped::<NoneTape>().as_vec(),
-                &want_y,
-                1e-4,
-            );
-            let grads = (y * r).sum().backward();
-            assert_close("generic gx", &grads.get(&x).as_vec(), &want_gx, 1e-4);
-            assert_close(
-                "generic gw",
-                &grads.get(&conv.weight).as_vec(),
-                &want_gw,
-                1e-4,
-            );
-            assert_close(
-                "generic gb",
-                &grads.get(&conv.bias).as_vec(),
-                &want_gb,
-                1e-4,
-            );
+            assert_traced("generic", y, &r, params, want, 1e-4);
         }
     };
 }
@@ -627,24 +631,10 @@ fn linear_matches_naive_loops_on_both_paths_and_takes_one_sample() {
         &want_y,
         1e-5,
     );
-    let y = fc.forward(x.leaky_trace());
-    assert_close("y", &y.retaped::<NoneTape>().as_vec(), &want_y, 1e-5);
-    let grads = (y * r.clone()).sum().backward();
-    assert_close("gx", &grads.get(&x).as_vec(), &gx, 1e-5);
-    assert_close("gw", &grads.get(&fc.weight).as_vec(), &gw, 1e-5);
-    assert_close("gb", &grads.get(&fc.bias).as_vec(), &gb, 1e-5);
-
+    let (params, want) = ((&x, &fc.weight, &fc.bias), [&want_y[..], &gx, &gw, &gb]);
+    assert_traced("cpu", fc.forward(x.leaky_trace()), &r, params, want, 1e-5);
     let y = generic::linear(x.leaky_trace(), &fc.weight, &fc.bias).unwrap();
-    assert_close(
-        "generic y",
-        &y.retaped::<NoneTape>().as_vec(),
-        &want_y,
-        1e-5,
-    );
-    let grads = (y * r).sum().backward();
-    assert_close("generic gx", &grads.get(&x).as_vec(), &gx, 1e-5);
-    assert_close("generic gw", &grads.get(&fc.weight).as_vec(), &gw, 1e-5);
-    assert_close("generic gb", &grads.get(&fc.bias).as_vec(), &gb, 1e-5);
+    assert_traced("generic", y, &r, params, want, 1e-5);
 
     let one: Tensor<Rank1<40>, f32, _> = dev.tensor(std::array::from_fn(|i| x.array()[1][i]));
     assert_close(
