@@ -1,16 +1,22 @@
 //! Throughput of full training steps and of inference, the numbers `alexnet bench` prints
 //! and the README's performance table compares with TensorFlow/Keras.
 //!
-//! A training step is what `fit` does per batch: forward in training mode (batch
-//! statistics, dropout on), cross-entropy loss, backward, SGD with momentum 0.9 (as the
-//! Keras reference), zeroing the gradients. Inference is a forward pass in evaluation mode.
-//! Both run on random images after warm-up; each step is timed alone and the median taken.
+//! A training step is exactly what `fit` does per batch ([`Trainer::step`]): forward in
+//! training mode (batch statistics, dropout on), cross-entropy loss, backward, the crate's
+//! SGD with momentum 0.9, zeroing the gradients. Inference is a forward pass in evaluation
+//! mode. Both run on random images after warm-up, on the CPU or a GPU; each step is timed
+//! alone and the median taken.
 
-use crate::data::{synthetic, BatchConfig, Batches, Normalization};
-use crate::model::{Article, Cifar, ModelName, Paper};
+use crate::data::{synthetic, BatchConfig, HostBatches, Normalization};
+use crate::layers::LabDevice;
+use crate::model::{with_network, ModelName, Network};
+use crate::train::{
+    images_on, on_device, DeviceChoice, Optimizer, TrainConfig, Trainable, Trainer,
+};
 use crate::{Error, Result};
-use dfdx::optim::{Momentum, Sgd, SgdConfig};
 use dfdx::prelude::*;
+use rand::{rngs::StdRng, SeedableRng};
+use rand_distr::Distribution;
 use std::time::Instant;
 
 /// What one benchmark run measured.
@@ -52,29 +58,35 @@ impl BenchReport {
 /// Warm-up steps before timing starts (allocator caches, first-touch page faults).
 pub const WARMUP_STEPS: usize = 3;
 
-/// Times `steps` training steps and `steps` inference batches of `model` on the CPU.
+/// Times `steps` training steps and `steps` inference batches of `model` on `device`.
+///
+/// A training step is [`Trainer::step`], the one `fit` runs on every batch, with the
+/// optimizer settings of [`TrainConfig::default`] (SGD, momentum 0.9, L2 5e-4).
+///
+/// On Linux with glibc this keeps freed memory in the process
+/// ([`crate::alloc::keep_freed_memory`]), as the `alexnet` tool does for training: the
+/// figures are for a process tuned that way.
 ///
 /// # Errors
-/// A zero batch size or step count, or a device failure.
-pub fn bench(model: ModelName, batch_size: usize, steps: usize) -> Result<BenchReport> {
+/// A zero batch size or step count, a device this build lacks, a device failure.
+pub fn bench(
+    model: ModelName,
+    batch_size: usize,
+    steps: usize,
+    device: DeviceChoice,
+) -> Result<BenchReport> {
     if batch_size == 0 || steps == 0 {
-        let why = format!("--batch-size {batch_size} and --steps {steps} must both be at least 1");
+        let why = format!("batch size {batch_size} and step count {steps} must both be at least 1");
         return Err(Error::Invalid {
             what: "benchmark size",
             why,
         });
     }
     crate::alloc::keep_freed_memory();
-    let dev = Cpu::seed_from_u64(0);
-    let (train_step_s, infer_step_s) = match model {
-        ModelName::Cifar => run::<Cifar, 32, 10>(&dev, batch_size, steps),
-        ModelName::Article => run::<Article, 227, 10>(&dev, batch_size, steps),
-        ModelName::Paper => run::<Paper, 227, 1000>(&dev, batch_size, steps),
-    }?;
-    let data_images_per_s = match model.input_size() {
-        32 => data_throughput::<32>(&dev, batch_size),
-        _ => data_throughput::<227>(&dev, batch_size),
-    };
+    let (train_step_s, infer_step_s) = on_device!(device, 0, dev => with_network!(model, N => {
+        run::<N, _>(&dev, batch_size, steps)
+    }))?;
+    let data_images_per_s = data_throughput(model.input_size(), batch_size)?;
     Ok(BenchReport {
         model,
         batch_size,
@@ -85,63 +97,45 @@ pub fn bench(model: ModelName, batch_size: usize, steps: usize) -> Result<BenchR
 }
 
 /// Times the batch iterator over a synthetic set with augmentation on.
-fn data_throughput<const S: usize>(dev: &Cpu, batch_size: usize) -> f64 {
+fn data_throughput(side: usize, batch_size: usize) -> Result<f64> {
     let set = synthetic::generate(100, 1, 0);
     let norm = Normalization::from_images(&set.train);
     let cfg = BatchConfig::train(batch_size.min(1000), true, 0);
     let start = Instant::now();
     let mut images = 0;
-    for batch in Batches::<S, _>::new(&set.train, norm, cfg, dev.clone()) {
-        images += batch.labels.len();
-        std::hint::black_box(&batch.images);
+    for (values, labels) in HostBatches::new(&set.train, norm, cfg, side)? {
+        images += labels.len();
+        std::hint::black_box(&values);
     }
-    images as f64 / start.elapsed().as_secs_f64()
+    Ok(images as f64 / start.elapsed().as_secs_f64())
 }
 
-type Images<const S: usize, T = NoneTape> =
-    Tensor<(usize, Const<3>, Const<S>, Const<S>), f32, Cpu, T>;
-type Logits<const NC: usize, T = NoneTape> = Tensor<(usize, Const<NC>), f32, Cpu, T>;
-type Traced = OwnedTape<f32, Cpu>;
-
-fn run<M, const S: usize, const NC: usize>(
-    dev: &Cpu,
+fn run<N: Network + BuildOnDevice<D, f32>, D: LabDevice>(
+    dev: &D,
     batch_size: usize,
     steps: usize,
 ) -> Result<(Vec<f64>, Vec<f64>)>
 where
-    M: BuildOnDevice<Cpu, f32>,
-    M::Built: Module<Images<S>, Output = Logits<NC>, Error = CpuError>
-        + ModuleMut<Images<S, Traced>, Output = Logits<NC, Traced>, Error = CpuError>
-        + TensorCollection<f32, Cpu>,
+    N::Built: Trainable<N>,
 {
-    let mut model = dev.try_build_module::<M, f32>()?;
-    let images: Images<S> = dev.try_sample_like(
-        &(batch_size, Const, Const, Const),
-        rand_distr::Uniform::new(0.0f32, 1.0),
-    )?;
-    let mut onehot = vec![0.0f32; batch_size * NC];
-    for i in 0..batch_size {
-        onehot[i * NC + (i * 7) % NC] = 1.0;
-    }
-    let targets: Logits<NC> = dev.try_tensor_from_vec(onehot, (batch_size, Const))?;
-    let mut opt = Sgd::new(
-        &model,
-        SgdConfig {
-            lr: 0.01,
-            momentum: Some(Momentum::Classic(0.9)),
-            weight_decay: None,
-        },
-    );
-    let mut grads = model.try_alloc_grads()?;
+    let mut model = N::try_build_on_device(dev)?;
+    let side = N::INPUT_SIZE;
+    let values: Vec<f32> = {
+        let mut rng = StdRng::seed_from_u64(0);
+        let uniform = rand_distr::Uniform::new(0.0f32, 1.0);
+        (0..batch_size * 3 * side * side)
+            .map(|_| uniform.sample(&mut rng))
+            .collect()
+    };
+    let images = images_on::<N, _>(crate::layers::OnDevice::device(&model), values, batch_size)?;
+    let labels: Vec<usize> = (0..batch_size).map(|i| (i * 7) % N::NUM_CLASSES).collect();
+    let cfg = TrainConfig::default();
+    let opt = Optimizer::new(cfg.optimizer, cfg.lr, cfg.momentum, cfg.weight_decay);
+    let mut trainer = Trainer::<N, _>::new(&model, opt)?;
     let mut train = Vec::with_capacity(steps);
     for step in 0..WARMUP_STEPS + steps {
         let start = Instant::now();
-        let logits = model.try_forward_mut(images.clone().traced(grads))?;
-        let loss = cross_entropy_with_logits_loss(logits, targets.clone());
-        grads = loss.backward();
-        opt.update(&mut model, &grads)
-            .map_err(|e| Error::Device(format!("optimizer: {e:?}")))?;
-        model.try_zero_grads(&mut grads)?;
+        trainer.step(&mut model, images.clone(), &labels)?;
         if step >= WARMUP_STEPS {
             train.push(start.elapsed().as_secs_f64());
         }
@@ -149,7 +143,8 @@ where
     let mut infer = Vec::with_capacity(steps);
     for step in 0..WARMUP_STEPS + steps {
         let start = Instant::now();
-        let logits = model.try_forward(images.clone())?;
+        // The logits to the host, as evaluation reads them: the GPU's work is done by then.
+        let logits = model.try_forward(images.clone())?.as_vec();
         std::hint::black_box(&logits);
         if step >= WARMUP_STEPS {
             infer.push(start.elapsed().as_secs_f64());

@@ -15,12 +15,12 @@ pub enum Error {
         path: std::path::PathBuf,
         what: String,
     },
-    /// Reading or writing a file failed.
-    #[error("{}: {source}", path.display())]
+    /// Reading or writing a file failed. (The operating system's message is part of the
+    /// message, not a separate cause, so a report of the error chain says it once.)
+    #[error("{}: {cause}", path.display())]
     Io {
         path: std::path::PathBuf,
-        #[source]
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     /// Fetching a file over the network failed.
     #[error("{0}")]
@@ -28,7 +28,7 @@ pub enum Error {
     /// Training produced a loss that is not a number; the last good checkpoint is kept.
     #[error(
         "the loss became {loss} at epoch {epoch}, step {step}: training diverged. The last good checkpoint \
-         is kept; lower --lr (e.g. by 10x) and resume or start again"
+         is kept; lower the learning rate (e.g. by 10x) and resume or start again"
     )]
     Diverged {
         epoch: usize,
@@ -48,7 +48,7 @@ impl Error {
     pub fn io(path: impl Into<std::path::PathBuf>, source: std::io::Error) -> Self {
         Error::Io {
             path: path.into(),
-            source,
+            cause: source,
         }
     }
     /// A problem with the data in `path`.
@@ -60,11 +60,11 @@ impl Error {
     }
 }
 
-impl From<dfdx::tensor::CpuError> for Error {
-    fn from(e: dfdx::tensor::CpuError) -> Self {
-        Error::Device(format!(
-            "{e:?} (the CPU ran out of memory: try a smaller --batch-size)"
-        ))
+/// Every device's errors (`CpuError`, and `CudaError` with the `cuda` feature), so that `?`
+/// works in code generic over the device.
+impl<E: crate::layers::DeviceError> From<E> for Error {
+    fn from(e: E) -> Self {
+        Error::Device(format!("{e:?} ({})", e.advice()))
     }
 }
 

@@ -4,7 +4,9 @@
 use alexnet_lab::data::synthetic;
 use alexnet_lab::model::Cifar;
 use alexnet_lab::prelude::*;
-use alexnet_lab::train::{self, checkpoint, fit, Optimizer, OptimizerKind, TrainConfig};
+use alexnet_lab::train::{
+    self, checkpoint, fit, DeviceChoice, Optimizer, OptimizerKind, TrainConfig,
+};
 use alexnet_lab::Error;
 use dfdx::optim::Optimizer as _;
 use std::path::PathBuf;
@@ -80,11 +82,10 @@ fn small_run(epochs: usize) -> (TrainConfig, alexnet_lab::data::Splits) {
         num_epochs: epochs,
         batch_size: 16,
         augment: true,
-        val_size: 16,
         seed: 3,
         ..Default::default()
     };
-    let splits = synthetic::generate(8, 2, 1).split(cfg.val_size).unwrap();
+    let splits = synthetic::generate(8, 2, 1).split(16).unwrap();
     (cfg, splits)
 }
 
@@ -144,7 +145,7 @@ fn checkpoints_of_another_model_or_damaged_ones_are_refused() {
     let err = fit::<Cifar>(&mut model, &cfg, &splits, &dir, false)
         .unwrap_err()
         .to_string();
-    assert!(err.contains("--resume"), "{err}");
+    assert!(err.contains("resume it"), "{err}");
     // Another model's checkpoint.
     let err = checkpoint::load_model(&dir, ModelName::Article, &mut model)
         .unwrap_err()
@@ -185,7 +186,7 @@ fn a_diverging_loss_stops_the_run_and_keeps_the_last_good_checkpoint() {
     };
     let err = fit::<Cifar>(&mut model, &wild, &splits, &dir, true).unwrap_err();
     assert!(matches!(err, Error::Diverged { epoch: 2, .. }), "{err}");
-    assert!(err.to_string().contains("lower --lr"));
+    assert!(err.to_string().contains("lower the learning rate"));
     assert_eq!(
         std::fs::read(dir.join(checkpoint::MODEL_FILE)).unwrap(),
         good,
@@ -206,13 +207,20 @@ fn cifar_learns_the_synthetic_set() {
         weight_decay: 0.0,
         num_epochs: 4,
         batch_size: 32,
-        val_size: 100,
         seed: 1,
         ..Default::default()
     };
-    let splits = synthetic::generate(100, 20, 7).split(cfg.val_size).unwrap();
+    let splits = synthetic::generate(100, 20, 7).split(100).unwrap();
     let dir = tmp_dir("learn");
-    let (history, metrics) = train::train(&cfg, &splits, &dir, false, &mut |_, _, _| {}).unwrap();
+    let (history, metrics) = train::train(
+        &cfg,
+        &splits,
+        &dir,
+        false,
+        DeviceChoice::Cpu,
+        &mut |_, _, _| {},
+    )
+    .unwrap();
     assert!(history.epochs.last().unwrap().train_loss < history.epochs[0].train_loss);
     assert!(
         metrics.accuracy > 0.5,

@@ -3,8 +3,7 @@
 use alexnet_lab::bench::bench;
 use alexnet_lab::data::{self, download, synthetic};
 use alexnet_lab::model::{summary, ModelName};
-use alexnet_lab::plot;
-use alexnet_lab::train::{self, OptimizerKind, Schedule, TrainConfig};
+use alexnet_lab::train::{self, DeviceChoice, OptimizerKind, Schedule, TrainConfig};
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -34,9 +33,11 @@ enum Command {
         checkpoint: PathBuf,
         #[command(flatten)]
         data: DataArgs,
-        /// Also write metrics.json here
+        /// Also write metrics.json, curves.png and confusion.png here
         #[arg(long)]
         out: Option<PathBuf>,
+        #[command(flatten)]
+        device: DeviceArg,
     },
     /// Classify PNG or JPEG images of any size: the top 3 classes with probabilities.
     Predict {
@@ -44,6 +45,8 @@ enum Command {
         checkpoint: PathBuf,
         #[arg(required = true)]
         images: Vec<PathBuf>,
+        #[command(flatten)]
+        device: DeviceArg,
     },
     /// Print a model's layer table: layer, output shape, parameters; ends "total params: N".
     Summary {
@@ -61,7 +64,22 @@ enum Command {
         /// Timed steps (the median is reported)
         #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=100000))]
         steps: u32,
+        #[command(flatten)]
+        device: DeviceArg,
     },
+}
+
+#[derive(clap::Args)]
+struct DeviceArg {
+    /// Where to compute: cpu, or cuda (a build with `--features cuda`)
+    #[arg(long, default_value = "cpu", value_parser = ["cpu", "cuda"])]
+    device: String,
+}
+
+impl DeviceArg {
+    fn choice(&self) -> anyhow::Result<DeviceChoice> {
+        Ok(self.device.parse()?)
+    }
 }
 
 #[derive(Subcommand)]
@@ -145,20 +163,17 @@ struct DataArgs {
 }
 
 impl DataArgs {
-    /// CIFAR-10 from the data folder, or the synthetic set when asked for or when CIFAR-10
-    /// is not there (said out loud).
+    /// The synthetic set when asked for; else CIFAR-10 from the folder named (flag or
+    /// `$ALEXNET_LAB_DATA`), or from the default folder, which alone falls back to the
+    /// synthetic set (said out loud).
     fn load(&self, seed: u64) -> anyhow::Result<data::Cifar10> {
         let per_class = self.per_class as usize;
         if self.dataset.is_some() {
             return Ok(synthetic::generate(per_class, (per_class / 5).max(1), seed));
         }
-        let dir = data::data_dir(self.data_dir.as_deref());
-        let set = data::load_or_synthetic(&dir, per_class, seed)?;
-        if set.source != data::Source::Files(data::locate(&dir).unwrap_or_default()) {
-            eprintln!(
-                "note: no CIFAR-10 in {} (run `alexnet data download`): using the synthetic set",
-                dir.display()
-            );
+        let (set, note) = data::load_dataset(self.data_dir.as_deref(), per_class, seed)?;
+        if let Some(note) = note {
+            eprintln!("note: {note}");
         }
         Ok(set)
     }
@@ -178,15 +193,15 @@ struct TrainArgs {
     /// Learning rate [default: 0.01 for sgd, 0.001 for adam]
     #[arg(long)]
     lr: Option<f64>,
-    #[arg(long, value_enum, default_value = "sgd")]
-    optimizer: OptArg,
+    #[arg(long, default_value = "sgd", value_parser = ["sgd", "adam"])]
+    optimizer: String,
     #[arg(long, default_value_t = 0.9)]
     momentum: f64,
     #[arg(long, default_value_t = 5e-4)]
     weight_decay: f64,
     /// constant | step (x0.1 every third of the run) | cosine
-    #[arg(long, value_enum, default_value = "constant")]
-    schedule: ScheduleArg,
+    #[arg(long, default_value = "constant", value_parser = ["constant", "step", "cosine"])]
+    schedule: String,
     /// Validation images from the end of the training set [default: 5000, at most a tenth]
     #[arg(long)]
     val_size: Option<usize>,
@@ -198,76 +213,42 @@ struct TrainArgs {
     /// The run folder
     #[arg(long)]
     out: PathBuf,
-    /// Continue the run saved in --out
+    /// Continue the run saved in --out (one with no finished epoch starts from the beginning)
     #[arg(long)]
     resume: bool,
-}
-
-#[derive(Clone, Copy, clap::ValueEnum)]
-enum OptArg {
-    Sgd,
-    Adam,
-}
-
-#[derive(Clone, Copy, clap::ValueEnum)]
-enum ScheduleArg {
-    Constant,
-    Step,
-    Cosine,
+    #[command(flatten)]
+    device: DeviceArg,
 }
 
 fn run_train(a: TrainArgs) -> anyhow::Result<()> {
+    let device = a.device.choice()?;
     let set = a.data.load(a.seed)?;
-    let n = set.train.len();
-    let val_size = a.val_size.unwrap_or(data::DEFAULT_VAL_SIZE.min(n / 10));
-    let optimizer = match a.optimizer {
-        OptArg::Sgd => OptimizerKind::Sgd,
-        OptArg::Adam => OptimizerKind::Adam,
-    };
+    let optimizer: OptimizerKind = a.optimizer.parse()?;
     let epochs = a.epochs as usize;
     let mut cfg = TrainConfig {
         model: a.model,
         optimizer,
-        lr: a.lr.unwrap_or(if optimizer == OptimizerKind::Adam {
-            1e-3
-        } else {
-            0.01
-        }),
+        lr: a.lr.unwrap_or(optimizer.default_lr()),
         momentum: a.momentum,
         weight_decay: a.weight_decay,
         num_epochs: epochs,
         batch_size: a.batch_size as usize,
         seed: a.seed,
         augment: a.augment,
-        schedule: match a.schedule {
-            ScheduleArg::Constant => Schedule::Constant,
-            ScheduleArg::Step => Schedule::Step {
-                every: epochs.div_ceil(3).max(1),
-                gamma: 0.1,
-            },
-            ScheduleArg::Cosine => Schedule::Cosine,
-        },
-        val_size,
+        schedule: Schedule::by_name(&a.schedule, epochs)?,
     };
     if a.resume {
         // A resumed run keeps the settings it started with; only --epochs may grow.
-        let saved = train::checkpoint::read_state(&a.out)?.config;
-        if saved.model != cfg.model {
-            anyhow::bail!(
-                "{}: the run in it trains `{}`, not `{}`",
-                a.out.display(),
-                saved.model,
-                cfg.model
-            );
+        if let Some(saved) = cfg.resumed(&a.out)? {
+            cfg = saved;
         }
-        cfg = TrainConfig {
-            num_epochs: epochs,
-            ..saved
-        };
     }
-    let splits = set.split(cfg.val_size)?;
+    let val_size = a
+        .val_size
+        .unwrap_or(data::default_val_size(set.train.len()));
+    let splits = set.split(val_size)?;
     println!(
-        "training {} on {} ({} train / {} validation / {} test images) into {}",
+        "training {} on {} ({} train / {} validation / {} test images) into {}, on the {device}",
         cfg.model,
         match &splits.source {
             data::Source::Files(p) => format!("CIFAR-10 from {}", p.display()),
@@ -284,11 +265,12 @@ fn run_train(a: TrainArgs) -> anyhow::Result<()> {
         )
         .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
-    let (history, metrics) = train::train(
+    let (_, metrics) = train::train(
         &cfg,
         &splits,
         &a.out,
         a.resume,
+        device,
         &mut |epoch, step, steps| {
             bar.set_prefix(epoch.to_string());
             bar.set_length(steps as u64);
@@ -299,54 +281,8 @@ fn run_train(a: TrainArgs) -> anyhow::Result<()> {
         },
     )?;
     bar.finish_and_clear();
-    write_metrics(
-        &a.out,
-        &cfg.model,
-        history.epochs.len(),
-        &splits.classes,
-        &metrics,
-    )?;
-    write_figures(&a.out, &history, &splits.classes, &metrics)?;
     print_metrics(&splits.classes, &metrics);
     println!("wrote {}", a.out.display());
-    Ok(())
-}
-
-fn write_metrics(
-    dir: &std::path::Path,
-    model: &ModelName,
-    epochs: usize,
-    classes: &[String],
-    m: &train::Metrics,
-) -> anyhow::Result<()> {
-    let json = serde_json::json!({
-        "model": model,
-        "epochs": epochs,
-        "test_accuracy": m.accuracy,
-        "test_loss": m.loss,
-        "per_class_accuracy": classes.iter().cloned().zip(m.per_class_accuracy.iter().map(|&a| serde_json::json!(a))).collect::<serde_json::Map<_, _>>(),
-        "classes": classes,
-        "confusion": m.confusion,
-    });
-    train::checkpoint::write_atomic(
-        &dir.join("metrics.json"),
-        serde_json::to_string_pretty(&json)?.as_bytes(),
-    )?;
-    Ok(())
-}
-
-/// `curves.png` (loss and accuracy by epoch) and `confusion.png` (the confusion matrix above
-/// the per-class accuracy).
-fn write_figures(
-    dir: &std::path::Path,
-    history: &train::History,
-    classes: &[String],
-    m: &train::Metrics,
-) -> anyhow::Result<()> {
-    plot::curves(history)?.save(dir.join("curves.png"))?;
-    let confusion = plot::confusion(&m.confusion, classes)?;
-    let bars = plot::per_class_accuracy(&m.per_class_accuracy, classes)?;
-    plot::Figure::stack(&[confusion, bars]).save(dir.join("confusion.png"))?;
     Ok(())
 }
 
@@ -376,34 +312,18 @@ fn run_dir(checkpoint: &std::path::Path) -> PathBuf {
     }
 }
 
-/// Decodes an image file and resizes it to 32x32 CHW bytes.
-fn load_image(path: &std::path::Path) -> anyhow::Result<Vec<u8>> {
-    let img = image::open(path).map_err(|e| {
-        anyhow::anyhow!(
-            "{}: cannot read the image ({e}); use a PNG or JPEG file",
-            path.display()
-        )
-    })?;
-    let small = img
-        .resize_exact(32, 32, image::imageops::FilterType::Triangle)
-        .to_rgb8();
-    let mut chw = vec![0u8; data::PIXELS];
-    for (x, y, p) in small.enumerate_pixels() {
-        for c in 0..3 {
-            chw[(c * 32 + y as usize) * 32 + x as usize] = p[c];
-        }
-    }
-    Ok(chw)
-}
-
-fn run_predict(checkpoint: PathBuf, paths: Vec<PathBuf>) -> anyhow::Result<()> {
+fn run_predict(
+    checkpoint: PathBuf,
+    paths: Vec<PathBuf>,
+    device: DeviceChoice,
+) -> anyhow::Result<()> {
     let mut images = data::Images::default();
     let mut ok = Vec::new();
     let mut failed = 0;
     for path in &paths {
-        match load_image(path) {
+        match data::read_image(path) {
             Ok(chw) => {
-                images.push(&chw, 0);
+                images.push(&chw, 0)?;
                 ok.push(path);
             }
             Err(e) => {
@@ -413,7 +333,8 @@ fn run_predict(checkpoint: PathBuf, paths: Vec<PathBuf>) -> anyhow::Result<()> {
         }
     }
     if !images.is_empty() {
-        let (classes, probs) = train::predict_checkpoint(&run_dir(&checkpoint), &images)?;
+        let dir = run_dir(&checkpoint);
+        let (classes, probs) = train::predict_checkpoint(&dir, &images, device)?;
         for (path, p) in ok.iter().zip(&probs) {
             let mut order: Vec<usize> = (0..p.len()).collect();
             order.sort_by(|&a, &b| p[b].total_cmp(&p[a]));
@@ -438,6 +359,12 @@ fn parse_model(s: &str) -> Result<ModelName, String> {
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
+    // Training, evaluation and the benchmark allocate and free the same large buffers every
+    // step: keep freed memory in the process instead of handing it back to the kernel
+    // (Linux with glibc; see `alexnet_lab::alloc`). A deliberate choice of this tool.
+    if !matches!(cli.command, Command::Data(_) | Command::Summary { .. }) {
+        alexnet_lab::alloc::keep_freed_memory();
+    }
     match cli.command {
         Command::Data(cmd) => run_data(cmd)?,
         Command::Train(args) => run_train(args)?,
@@ -445,11 +372,13 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             checkpoint,
             data,
             out,
+            device,
         } => {
+            let device = device.choice()?;
             let dir = run_dir(&checkpoint);
             let state = train::checkpoint::read_state(&dir)?;
             let set = data.load(state.config.seed)?;
-            let (state, metrics) = train::evaluate_checkpoint(&dir, &set.test)?;
+            let (state, metrics) = train::evaluate_checkpoint(&dir, &set.test, device)?;
             println!(
                 "{} checkpoint after {} epochs, {} test images",
                 state.model,
@@ -458,29 +387,27 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             );
             print_metrics(&set.classes, &metrics);
             if let Some(out) = out {
-                std::fs::create_dir_all(&out)?;
-                write_metrics(
-                    &out,
-                    &state.model,
-                    state.epochs_done,
-                    &set.classes,
-                    &metrics,
-                )?;
-                write_figures(&out, &state.history, &set.classes, &metrics)?;
+                train::write_report(&out, state.model, &state.history, &set.classes, &metrics)?;
             }
         }
-        Command::Predict { checkpoint, images } => run_predict(checkpoint, images)?,
+        Command::Predict {
+            checkpoint,
+            images,
+            device,
+        } => run_predict(checkpoint, images, device.choice()?)?,
         Command::Summary { model } => println!("{}", summary(model)),
         Command::Bench {
             model,
             batch_size,
             steps,
+            device,
         } => {
+            let device = device.choice()?;
             let threads = rayon::current_num_threads();
             println!(
-                "bench {model}: batch size {batch_size}, {steps} timed steps, {threads} threads"
+                "bench {model}: batch size {batch_size}, {steps} timed steps, {threads} threads, on the {device}"
             );
-            let report = bench(model, batch_size as usize, steps as usize)?;
+            let report = bench(model, batch_size as usize, steps as usize, device)?;
             println!("train: {:.1} img/s", report.train_images_per_s());
             println!("infer: {:.1} img/s", report.infer_images_per_s());
             println!(

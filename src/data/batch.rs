@@ -8,6 +8,7 @@
 
 use super::cifar10::{Images, CHANNELS, IMAGE_SIZE, PIXELS};
 use super::transform::{random_crop_flip, resize_bilinear, Normalization};
+use crate::{Error, Result};
 use dfdx::prelude::*;
 use rand::{rngs::StdRng, seq::SliceRandom, SeedableRng};
 
@@ -57,48 +58,50 @@ pub struct Batch<const S: usize, D: Storage<f32>> {
     pub labels: Vec<usize>,
 }
 
-/// An iterator of [`Batch`]es over a set; a training loop and a notebook cell use the same.
-///
-/// ```
-/// use alexnet_lab::data::{synthetic, BatchConfig, Batches, Normalization};
-/// use dfdx::prelude::*;
-/// let data = synthetic::generate(10, 2, 1);
-/// let norm = Normalization::from_images(&data.train);
-/// let dev = Cpu::default();
-/// let batches = Batches::<32, _>::new(&data.train, norm, BatchConfig::train(16, true, 0), dev);
-/// assert_eq!(batches.len(), 6); // 100 images: six full batches of 16, four left out
-/// ```
-pub struct Batches<'a, const S: usize, D: Device<f32>> {
+/// The host half of [`Batches`]: the same order, augmentation and normalisation, yielding
+/// each batch's row-major values (`[n, 3, side, side]`) and labels, for code that makes the
+/// tensor itself (the training pipeline, generic over the image size).
+pub struct HostBatches<'a> {
     images: &'a Images,
     norm: Normalization,
     cfg: BatchConfig,
+    side: usize,
     order: Vec<usize>,
     next: usize,
     rng: StdRng,
-    dev: D,
 }
 
-impl<'a, const S: usize, D: Device<f32>> Batches<'a, S, D> {
-    /// Batches over `images`, normalised with `norm`, made on `dev`.
+impl<'a> HostBatches<'a> {
+    /// Batches over `images`, normalised with `norm`, resized to `side x side`.
     ///
-    /// # Panics
-    /// If `cfg.batch_size` is 0.
-    pub fn new(images: &'a Images, norm: Normalization, cfg: BatchConfig, dev: D) -> Self {
-        assert!(cfg.batch_size > 0, "batch_size must be at least 1");
+    /// # Errors
+    /// A batch size of 0.
+    pub fn new(
+        images: &'a Images,
+        norm: Normalization,
+        cfg: BatchConfig,
+        side: usize,
+    ) -> Result<Self> {
+        if cfg.batch_size == 0 || side == 0 {
+            return Err(Error::Invalid {
+                what: "batch size",
+                why: "a batch holds at least one image".into(),
+            });
+        }
         let mut rng = StdRng::seed_from_u64(cfg.seed);
         let mut order: Vec<usize> = (0..images.len()).collect();
         if cfg.shuffle {
             order.shuffle(&mut rng);
         }
-        Batches {
+        Ok(HostBatches {
             images,
             norm,
             cfg,
+            side,
             order,
             next: 0,
             rng,
-            dev,
-        }
+        })
     }
 
     /// How many batches this pass yields.
@@ -117,8 +120,9 @@ impl<'a, const S: usize, D: Device<f32>> Batches<'a, S, D> {
     }
 }
 
-impl<const S: usize, D: Device<f32>> Iterator for Batches<'_, S, D> {
-    type Item = Batch<S, D>;
+impl Iterator for HostBatches<'_> {
+    /// The values `[n, 3, side, side]` and the `n` labels.
+    type Item = (Vec<f32>, Vec<usize>);
 
     fn next(&mut self) -> Option<Self::Item> {
         let left = self.order.len() - self.next;
@@ -128,7 +132,8 @@ impl<const S: usize, D: Device<f32>> Iterator for Batches<'_, S, D> {
         let n = left.min(self.cfg.batch_size);
         let ids = &self.order[self.next..self.next + n];
         self.next += n;
-        let mut data = Vec::with_capacity(n * CHANNELS * S * S);
+        let side = self.side;
+        let mut data = Vec::with_capacity(n * CHANNELS * side * side);
         let mut scaled = vec![0f32; PIXELS];
         for &i in ids {
             let img = self.images.image(i);
@@ -138,29 +143,102 @@ impl<const S: usize, D: Device<f32>> Iterator for Batches<'_, S, D> {
                 img.to_vec()
             };
             self.norm.apply(&img, &mut scaled);
-            if S == IMAGE_SIZE {
+            if side == IMAGE_SIZE {
                 data.extend_from_slice(&scaled);
             } else {
-                data.extend(resize_bilinear(&scaled, CHANNELS, IMAGE_SIZE, S));
+                data.extend(resize_bilinear(&scaled, CHANNELS, IMAGE_SIZE, side));
             }
         }
         let labels = ids
             .iter()
             .map(|&i| self.images.labels[i] as usize)
             .collect();
+        Some((data, labels))
+    }
+}
+
+/// An iterator of [`Batch`]es over a set; a training loop and a notebook cell use the same.
+///
+/// ```
+/// use alexnet_lab::data::{synthetic, BatchConfig, Batches, Normalization};
+/// use dfdx::prelude::*;
+/// let data = synthetic::generate(10, 2, 1);
+/// let norm = Normalization::from_images(&data.train);
+/// let dev = Cpu::default();
+/// let batches = Batches::<32, _>::new(&data.train, norm, BatchConfig::train(16, true, 0), dev);
+/// assert_eq!(batches.len(), 6); // 100 images: six full batches of 16, four left out
+/// ```
+pub struct Batches<'a, const S: usize, D: Device<f32>> {
+    host: HostBatches<'a>,
+    dev: D,
+}
+
+impl<'a, const S: usize, D: Device<f32>> Batches<'a, S, D> {
+    /// Batches over `images`, normalised with `norm`, made on `dev`.
+    ///
+    /// # Panics
+    /// If `cfg.batch_size` is 0.
+    pub fn new(images: &'a Images, norm: Normalization, cfg: BatchConfig, dev: D) -> Self {
+        assert!(cfg.batch_size > 0, "batch_size must be at least 1");
+        match HostBatches::new(images, norm, cfg, S) {
+            Ok(host) => Batches { host, dev },
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    /// How many batches this pass yields.
+    pub fn len(&self) -> usize {
+        self.host.len()
+    }
+
+    /// True if it yields none.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl<const S: usize, D: Device<f32>> Iterator for Batches<'_, S, D> {
+    type Item = Batch<S, D>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let (data, labels) = self.host.next()?;
+        let n = labels.len();
         let images = self.dev.tensor_from_vec(data, (n, Const, Const, Const));
         Some(Batch { images, labels })
     }
 }
 
+/// Labels as one-hot rows of `classes` values, row-major.
+///
+/// # Errors
+/// A label at or above `classes` (it would mark the next row).
+pub fn one_hot_rows(labels: &[usize], classes: usize) -> Result<Vec<f32>> {
+    let mut data = vec![0f32; labels.len() * classes];
+    for (row, &l) in labels.iter().enumerate() {
+        if l >= classes {
+            return Err(Error::Invalid {
+                what: "label",
+                why: format!(
+                    "label {l} (image {row} of the batch) is not below the {classes} classes"
+                ),
+            });
+        }
+        data[row * classes + l] = 1.0;
+    }
+    Ok(data)
+}
+
 /// Labels as one-hot rows `[n, NC]`, the target of the cross-entropy loss.
+///
+/// # Errors
+/// A label at or above `NC`, or a device failure.
 pub fn one_hot<const NC: usize, D: Device<f32>>(
     labels: &[usize],
     dev: &D,
-) -> Tensor<(usize, Const<NC>), f32, D> {
-    let mut data = vec![0f32; labels.len() * NC];
-    for (row, &l) in labels.iter().enumerate() {
-        data[row * NC + l] = 1.0;
-    }
-    dev.tensor_from_vec(data, (labels.len(), Const))
+) -> Result<Tensor<(usize, Const<NC>), f32, D>>
+where
+    Error: From<D::Err>,
+{
+    let data = one_hot_rows(labels, NC)?;
+    Ok(dev.try_tensor_from_vec(data, (labels.len(), Const))?)
 }

@@ -56,10 +56,21 @@ impl Images {
         &self.pixels[i * PIXELS..(i + 1) * PIXELS]
     }
     /// Adds one image (CHW bytes) with its label.
-    pub fn push(&mut self, chw: &[u8], label: u8) {
-        assert_eq!(chw.len(), PIXELS, "an image is 3072 bytes");
+    ///
+    /// # Errors
+    /// An image that is not 3072 bytes, or a label that is not a class (0 to 9).
+    pub fn push(&mut self, chw: &[u8], label: u8) -> Result<()> {
+        if chw.len() != PIXELS || label as usize >= NUM_CLASSES {
+            let why = format!(
+                "an image is {PIXELS} bytes (3 planes of 32x32) with a label from 0 to {}; got {} bytes, label {label}",
+                NUM_CLASSES - 1,
+                chw.len()
+            );
+            return Err(Error::Invalid { what: "image", why });
+        }
         self.pixels.extend_from_slice(chw);
         self.labels.push(label);
+        Ok(())
     }
     /// Images `range` as a new set.
     pub fn slice(&self, range: std::ops::Range<usize>) -> Images {
@@ -111,7 +122,7 @@ pub fn parse_records(bytes: &[u8], path: &Path) -> Result<Images> {
             );
             return Err(Error::data(path, what));
         }
-        images.push(&record[1..], record[0]);
+        images.push(&record[1..], record[0])?;
     }
     Ok(images)
 }
@@ -186,10 +197,9 @@ impl Cifar10 {
             Error::data(
                 dir,
                 format!(
-                    "no CIFAR-10 here (looked for {FOLDER}/{first} and {first}): run `alexnet data download \
-                     --data-dir {d}`, or use the synthetic set (`--dataset synthetic`)",
+                    "no CIFAR-10 here (looked for {FOLDER}/{first} and {first}): download it into this \
+                     folder, or use the synthetic set",
                     first = TRAIN_FILES[0],
-                    d = dir.display()
                 ),
             )
         })?;

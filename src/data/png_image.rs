@@ -1,6 +1,7 @@
 //! Reading a PNG of any size as a 32x32 image for the network ("try your own image").
 
-use super::cifar10::{CHANNELS, IMAGE_SIZE, PIXELS};
+use super::cifar10::{CHANNELS, IMAGE_SIZE};
+use super::transform::resize_planes;
 use crate::{Error, Result};
 use std::path::Path;
 
@@ -28,32 +29,53 @@ pub fn read_png_as_image(path: &Path) -> Result<Vec<u8>> {
     if w == 0 || h == 0 {
         return Err(bad(&"it has no pixels"));
     }
-    // Planes of floats, then a bilinear resize of each (non-square images are stretched).
-    let mut planes = vec![0f32; CHANNELS * w * h];
-    for (p, px) in buf[..w * h * step].chunks_exact(step).enumerate() {
+    let mut rgb = Vec::with_capacity(w * h * CHANNELS);
+    for px in buf[..w * h * step].chunks_exact(step) {
         for c in 0..CHANNELS {
-            let v = if step >= 3 { px[c] } else { px[0] };
-            planes[c * w * h + p] = v as f32;
+            rgb.push(if step >= 3 { px[c] } else { px[0] });
         }
     }
-    let mut out = vec![0u8; PIXELS];
-    for c in 0..CHANNELS {
-        let plane = &planes[c * w * h..(c + 1) * w * h];
-        for y in 0..IMAGE_SIZE {
-            for x in 0..IMAGE_SIZE {
-                let sy = ((y as f32 + 0.5) * h as f32 / IMAGE_SIZE as f32 - 0.5)
-                    .clamp(0.0, (h - 1) as f32);
-                let sx = ((x as f32 + 0.5) * w as f32 / IMAGE_SIZE as f32 - 0.5)
-                    .clamp(0.0, (w - 1) as f32);
-                let (y0, x0) = (sy.floor() as usize, sx.floor() as usize);
-                let (y1, x1) = ((y0 + 1).min(h - 1), (x0 + 1).min(w - 1));
-                let (fy, fx) = (sy - y0 as f32, sx - x0 as f32);
-                let top = plane[y0 * w + x0] * (1.0 - fx) + plane[y0 * w + x1] * fx;
-                let bottom = plane[y1 * w + x0] * (1.0 - fx) + plane[y1 * w + x1] * fx;
-                out[(c * IMAGE_SIZE + y) * IMAGE_SIZE + x] =
-                    (top * (1.0 - fy) + bottom * fy).round().clamp(0.0, 255.0) as u8;
-            }
+    Ok(rgb_to_image(&rgb, w, h))
+}
+
+/// Interleaved RGB bytes of a `w x h` picture to CHW bytes resized to 32x32 with the crate's
+/// bilinear resize ([`resize_planes`]; a non-square picture is stretched).
+pub fn rgb_to_image(rgb: &[u8], w: usize, h: usize) -> Vec<u8> {
+    let mut planes = vec![0f32; CHANNELS * w * h];
+    for (p, px) in rgb.chunks_exact(CHANNELS).enumerate() {
+        for c in 0..CHANNELS {
+            planes[c * w * h + p] = px[c] as f32;
         }
     }
-    Ok(out)
+    resize_planes(&planes, CHANNELS, (h, w), (IMAGE_SIZE, IMAGE_SIZE))
+        .into_iter()
+        .map(|v| v.round().clamp(0.0, 255.0) as u8)
+        .collect()
+}
+
+/// Reads a picture file as a 32x32 image (CHW bytes): PNG always, and JPEG and the other
+/// formats of the `image` crate with the `jpeg` feature (the `alexnet` tool has it).
+///
+/// # Errors
+/// An unreadable file or one that is not a picture, named with what to do.
+pub fn read_image(path: &Path) -> Result<Vec<u8>> {
+    #[cfg(feature = "jpeg")]
+    {
+        let img = image::open(path).map_err(|e| {
+            Error::data(
+                path,
+                format!("cannot read the image ({e}); use a PNG or JPEG file"),
+            )
+        })?;
+        let rgb = img.to_rgb8();
+        let (w, h) = (rgb.width() as usize, rgb.height() as usize);
+        if w == 0 || h == 0 {
+            return Err(Error::data(path, "the image has no pixels"));
+        }
+        Ok(rgb_to_image(rgb.as_raw(), w, h))
+    }
+    #[cfg(not(feature = "jpeg"))]
+    {
+        read_png_as_image(path)
+    }
 }

@@ -7,6 +7,12 @@ use crate::{Error, Result};
 /// The article's validation size.
 pub const DEFAULT_VAL_SIZE: usize = 5_000;
 
+/// The validation size for a training set of `n` images: the article's 5,000, at most a
+/// tenth of the set.
+pub fn default_val_size(n: usize) -> usize {
+    DEFAULT_VAL_SIZE.min(n / 10)
+}
+
 /// The three sets a training run uses.
 #[derive(Clone, Debug)]
 pub struct Splits {
@@ -34,7 +40,7 @@ impl Cifar10 {
         let n = self.train.len();
         if val_size >= n {
             return Err(Error::Invalid {
-                what: "--val-size",
+                what: "validation size",
                 why: format!(
                     "{val_size} leaves no training images (there are {n}); choose fewer than {n}"
                 ),

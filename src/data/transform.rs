@@ -83,22 +83,39 @@ pub fn random_crop_flip(chw: &[u8], pad: usize, rng: &mut impl Rng) -> Vec<u8> {
 /// Bilinear resize of `channels` square planes of side `from` to side `to` (align corners
 /// off, as PyTorch and TensorFlow 2 do).
 pub fn resize_bilinear(src: &[f32], channels: usize, from: usize, to: usize) -> Vec<f32> {
+    resize_planes(src, channels, (from, from), (to, to))
+}
+
+/// For each output coordinate: the two source coordinates it blends and the second's weight.
+fn taps(from: usize, to: usize) -> Vec<(usize, usize, f32)> {
     let scale = from as f32 / to as f32;
-    let taps: Vec<(usize, usize, f32)> = (0..to)
+    (0..to)
         .map(|o| {
             let s = ((o as f32 + 0.5) * scale - 0.5).clamp(0.0, (from - 1) as f32);
             let lo = s.floor() as usize;
             (lo, (lo + 1).min(from - 1), s - lo as f32)
         })
-        .collect();
-    let mut out = vec![0f32; channels * to * to];
+        .collect()
+}
+
+/// Bilinear resize of `channels` planes of `(h, w)` to `(out_h, out_w)` (align corners off;
+/// a non-square picture is stretched): the crate's one resize, used for the 227x227 models'
+/// batches and for pictures of any size.
+pub fn resize_planes(
+    src: &[f32],
+    channels: usize,
+    (h, w): (usize, usize),
+    (out_h, out_w): (usize, usize),
+) -> Vec<f32> {
+    let (rows, cols) = (taps(h, out_h), taps(w, out_w));
+    let mut out = vec![0f32; channels * out_h * out_w];
     for c in 0..channels {
-        let plane = &src[c * from * from..(c + 1) * from * from];
-        for (y, &(y0, y1, wy)) in taps.iter().enumerate() {
-            for (x, &(x0, x1, wx)) in taps.iter().enumerate() {
-                let top = plane[y0 * from + x0] * (1.0 - wx) + plane[y0 * from + x1] * wx;
-                let bottom = plane[y1 * from + x0] * (1.0 - wx) + plane[y1 * from + x1] * wx;
-                out[(c * to + y) * to + x] = top * (1.0 - wy) + bottom * wy;
+        let plane = &src[c * h * w..(c + 1) * h * w];
+        for (y, &(y0, y1, wy)) in rows.iter().enumerate() {
+            for (x, &(x0, x1, wx)) in cols.iter().enumerate() {
+                let top = plane[y0 * w + x0] * (1.0 - wx) + plane[y0 * w + x1] * wx;
+                let bottom = plane[y1 * w + x0] * (1.0 - wx) + plane[y1 * w + x1] * wx;
+                out[(c * out_h + y) * out_w + x] = top * (1.0 - wy) + bottom * wy;
             }
         }
     }

@@ -3,11 +3,94 @@
 //! A layer hands its sizes to the device as a [`ConvSpec`], [`PoolSpec`] or [`LrnSpec`] and
 //! gets a tensor back with the backward pass recorded on the tape. `Cpu` uses the im2col +
 //! gemm kernels of [`super::cpu`]; every other device (CUDA) uses [`super::generic`], which is
-//! built from dfdx's own differentiable ops and so runs wherever dfdx does.
+//! built from dfdx's own differentiable ops and so runs wherever dfdx does. The CPU can be
+//! sent down the generic path too ([`CpuPath`]), which is how the tests check, on machines
+//! without a GPU, the code a GPU runs.
 
 use super::cpu;
+use super::generic;
 use super::spec::{BnSpec, ConvSpec, LrnSpec, PoolSpec};
 use dfdx::prelude::*;
+use std::cell::Cell;
+
+/// Which kernels the CPU runs on the current thread.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CpuPath {
+    /// The fast native kernels of [`super::cpu`] (the default).
+    Native,
+    /// The device-generic ops of [`super::generic`], the ones CUDA runs, with dfdx's CUDA
+    /// preconditions checked on every product ([`generic::check_operand`]).
+    Generic,
+}
+
+/// The environment variable that sets the CPU's default path: `generic` or `native`.
+pub const CPU_PATH_VAR: &str = "ALEXNET_LAB_CPU_PATH";
+
+thread_local! {
+    static CPU_PATH: Cell<CpuPath> = Cell::new(match std::env::var(CPU_PATH_VAR) {
+        Ok(v) if v.eq_ignore_ascii_case("generic") => CpuPath::Generic,
+        _ => CpuPath::Native,
+    });
+}
+
+impl CpuPath {
+    /// The path the CPU takes on this thread: `$ALEXNET_LAB_CPU_PATH` (`generic` or
+    /// `native`), else native, unless [`CpuPath::set`] changed it.
+    pub fn current() -> CpuPath {
+        CPU_PATH.with(Cell::get)
+    }
+
+    /// Sends this thread's CPU layers down `self` from now on; returns the previous path.
+    /// The path is read when a layer runs forward; its backward pass follows that choice.
+    pub fn set(self) -> CpuPath {
+        CPU_PATH.with(|p| p.replace(self))
+    }
+
+    /// Runs `f` with this thread's CPU on `self`, then restores the previous path.
+    pub fn run<R>(self, f: impl FnOnce() -> R) -> R {
+        struct Restore(CpuPath);
+        impl Drop for Restore {
+            fn drop(&mut self) {
+                self.0.set();
+            }
+        }
+        let _restore = Restore(self.set());
+        f()
+    }
+}
+
+fn generic_on_cpu() -> bool {
+    CpuPath::current() == CpuPath::Generic
+}
+
+/// A device error the crate's [`crate::Error`] converts from (`CpuError`, `CudaError`), so
+/// `?` works in code generic over the device.
+pub trait DeviceError: std::fmt::Debug + std::fmt::Display {
+    /// What to try when this error happens.
+    fn advice(&self) -> &'static str;
+}
+
+impl DeviceError for CpuError {
+    fn advice(&self) -> &'static str {
+        "the CPU ran out of memory: try a smaller batch size"
+    }
+}
+
+#[cfg(feature = "cuda")]
+impl DeviceError for dfdx::tensor::CudaError {
+    fn advice(&self) -> &'static str {
+        "a CUDA error: out of GPU memory (try a smaller batch size), or a driver problem"
+    }
+}
+
+/// A model built on a device, and that device: what the training pipeline runs it on.
+/// Implemented for the crate's layers with parameters and for tuples whose first member
+/// has a device, so for every course model.
+pub trait OnDevice {
+    type Device: LabDevice;
+    /// The device the model's parameters live on.
+    fn device(&self) -> &Self::Device;
+}
 
 /// A training-mode batch norm's output with the batch's per-channel mean and biased variance.
 pub type BnOutput<S, D, T> = (Tensor<S, f32, D, T>, Vec<f32>, Vec<f32>);
@@ -17,8 +100,9 @@ pub type Rows<B, const N: usize, D, T> = Tensor<(B, Const<N>), f32, D, T>;
 
 /// A dfdx device with convolution, pooling and local response normalisation.
 ///
-/// Implemented for `Cpu` (fast native kernels) and, with the `cuda` feature, `Cuda`.
-pub trait LabDevice: Device<f32> {
+/// Implemented for `Cpu` (fast native kernels, or the generic ones: [`CpuPath`]) and, with
+/// the `cuda` feature, `Cuda` (the generic kernels).
+pub trait LabDevice: Device<f32> + HasErr<Err: DeviceError> {
     /// `x [B, C, H, W]`, `w [O, C / groups, K, K]`, `b [O]` to `[B, O, OH, OW]`.
     fn try_conv2d<Si: Shape, Sw: Shape, Sb: Shape, So: Shape, T: Tape<f32, Self>>(
         spec: ConvSpec,
@@ -64,6 +148,10 @@ pub trait LabDevice: Device<f32> {
         a: Vec<f32>,
         b: Vec<f32>,
     ) -> Result<Tensor<S, f32, Self>, Self::Err>;
+
+    /// A device on the same hardware whose random numbers (dropout masks, samples) start
+    /// from `seed`.
+    fn try_reseeded(&self, seed: u64) -> Result<Self, Self::Err>;
 }
 
 /// A tensor's values in row-major order, its tape, and the tensor. dfdx's `as_vec` walks a
@@ -121,6 +209,9 @@ impl LabDevice for Cpu {
         b: &Tensor<Sb, f32, Self>,
         out_shape: So,
     ) -> Result<Tensor<So, f32, Self, T>, Self::Err> {
+        if generic_on_cpu() {
+            return generic::conv2d(spec, x, w, b, out_shape);
+        }
         let (x, mut tape, xv) = split_values(x)?;
         let (wv, bv) = (values(w)?, values(b)?);
         let (xg, wg, bg) = (x.ghost(), w.ghost(), b.ghost());
@@ -152,6 +243,9 @@ impl LabDevice for Cpu {
         x: Tensor<Si, f32, Self, T>,
         out_shape: So,
     ) -> Result<Tensor<So, f32, Self, T>, Self::Err> {
+        if generic_on_cpu() {
+            return generic::pool2d(spec, x, out_shape);
+        }
         let (x, mut tape, xv) = split_values(x)?;
         let (out, argmax) = cpu::pool::forward(&spec, &xv);
         drop(xv);
@@ -169,6 +263,9 @@ impl LabDevice for Cpu {
         spec: LrnSpec,
         x: Tensor<S, f32, Self, T>,
     ) -> Result<Tensor<S, f32, Self, T>, Self::Err> {
+        if generic_on_cpu() {
+            return generic::lrn(spec, x);
+        }
         let (x, mut tape, xv) = split_values(x)?;
         let out = x
             .device()
@@ -188,6 +285,9 @@ impl LabDevice for Cpu {
         gamma: &Tensor<Sc, f32, Self>,
         beta: &Tensor<Sc, f32, Self>,
     ) -> Result<BnOutput<S, Self, T>, Self::Err> {
+        if generic_on_cpu() {
+            return generic::batch_norm_train(spec, x, gamma, beta);
+        }
         let (x, mut tape, xv) = split_values(x)?;
         let gv = values(gamma)?;
         let (mean, var) = cpu::bn::stats(&spec, &xv);
@@ -216,6 +316,9 @@ impl LabDevice for Cpu {
         w: &Tensor<Rank2<O, I>, f32, Self>,
         b: &Tensor<Rank1<O>, f32, Self>,
     ) -> Result<Rows<B, O, Self, T>, Self::Err> {
+        if generic_on_cpu() {
+            return generic::linear(x, w, b);
+        }
         let batch = x.shape().0;
         let (x, mut tape, xv) = split_values(x)?;
         let wv = values(w)?;
@@ -242,8 +345,48 @@ impl LabDevice for Cpu {
         a: Vec<f32>,
         b: Vec<f32>,
     ) -> Result<Tensor<S, f32, Self>, Self::Err> {
+        if generic_on_cpu() {
+            return generic::channel_affine(spec, x, a, b);
+        }
         let (x, _, xv) = split_values(x)?;
         let y = cpu::bn::affine(&spec, &xv, &a, &b);
         x.device().try_tensor_from_vec(y, *x.shape())
     }
+
+    fn try_reseeded(&self, seed: u64) -> Result<Self, Self::Err> {
+        Ok(Cpu::seed_from_u64(seed))
+    }
 }
+
+/// `impl OnDevice` for a layer type whose parameter `$field` says the device.
+macro_rules! on_device {
+    ([$($g:tt)*] $ty:ty, $field:ident) => {
+        impl<$($g)*, D: LabDevice> OnDevice for $ty {
+            type Device = D;
+            fn device(&self) -> &D {
+                self.$field.device()
+            }
+        }
+    };
+}
+on_device!([const I: usize, const O: usize, const K: usize, const S: usize, const P: usize, const OS: usize, const G: usize]
+    super::Conv2D<I, O, K, S, P, OS, G, f32, D>, weight);
+on_device!([const I: usize, const O: usize] super::linear::Linear<I, O, f32, D>, weight);
+on_device!([const C: usize] super::batchnorm::BatchNorm2D<C, f32, D>, scale);
+
+/// Tuples: the device of the first member.
+macro_rules! on_device_tuple {
+    ($($rest:ident),*) => {
+        impl<A: OnDevice, $($rest),*> OnDevice for (A, $($rest),*) {
+            type Device = A::Device;
+            fn device(&self) -> &A::Device {
+                self.0.device()
+            }
+        }
+    };
+}
+on_device_tuple!(B);
+on_device_tuple!(B, C);
+on_device_tuple!(B, C, E);
+on_device_tuple!(B, C, E, F);
+on_device_tuple!(B, C, E, F, G);

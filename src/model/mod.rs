@@ -42,43 +42,112 @@ pub use paper::Paper;
 pub use summary::{summary, Summary};
 
 use crate::{Error, Result};
+use dfdx::shapes::{Const, ConstDim};
 
-/// The models by name, as the CLI and notebooks spell them.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ModelName {
-    Paper,
-    Article,
-    Cifar,
+/// What the training pipeline needs to know about a course network, without building it:
+/// its name, the side of its square input image and how many classes it scores. Written
+/// once per model, in the registry below; `fit::<Cifar>(..)` reads it.
+pub trait Network: 'static {
+    /// The name the command line, checkpoints and notebooks use.
+    const NAME: ModelName;
+    /// The side of the square input image, in pixels.
+    const INPUT_SIZE: usize;
+    /// How many classes the last layer scores.
+    const NUM_CLASSES: usize;
+    /// `INPUT_SIZE` as a dimension type (`Const<32>`), for tensor shapes in generic code.
+    type Side: ConstDim;
+    /// `NUM_CLASSES` as a dimension type.
+    type Classes: ConstDim;
+}
+
+/// The registry: each model's type, name, input size and classes, written once. It makes
+/// [`ModelName`], the [`Network`] impls and `with_network!`, which runs generic code with
+/// the model type a name stands for.
+macro_rules! registry {
+    ($d:tt $($(#[$doc:meta])* $ty:ident: $name:literal, $side:literal px, $classes:literal classes, trainable: $train:literal;)*) => {
+        /// The models by name, as the CLI and notebooks spell them.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+        #[serde(rename_all = "lowercase")]
+        pub enum ModelName {
+            $($(#[$doc])* $ty,)*
+        }
+
+        impl ModelName {
+            /// All of them, in the order the course meets them.
+            pub const ALL: [ModelName; [$(stringify!($ty)),*].len()] = [$(ModelName::$ty),*];
+
+            /// The side of the square input image.
+            pub fn input_size(self) -> usize {
+                match self { $(ModelName::$ty => $side,)* }
+            }
+
+            /// How many classes the last layer scores.
+            pub fn num_classes(self) -> usize {
+                match self { $(ModelName::$ty => $classes,)* }
+            }
+
+            /// The name as written on the command line.
+            pub fn as_str(self) -> &'static str {
+                match self { $(ModelName::$ty => $name,)* }
+            }
+
+            /// Whether the course trains it on CIFAR-10 (10 classes); `paper` scores the
+            /// 1000 ImageNet classes and is for looking at.
+            pub fn is_trainable(self) -> bool {
+                match self { $(ModelName::$ty => $train,)* }
+            }
+        }
+
+        $(impl Network for $ty {
+            const NAME: ModelName = ModelName::$ty;
+            const INPUT_SIZE: usize = $side;
+            const NUM_CLASSES: usize = $classes;
+            type Side = Const<$side>;
+            type Classes = Const<$classes>;
+        })*
+
+        /// `with_network!(name, N => body)`: `body` with the type alias `N` set to the model
+        /// type that `name` (a [`ModelName`]) stands for.
+        macro_rules! with_network {
+            ($d name:expr, $d n:ident => $d body:expr) => {
+                match $d name {
+                    $($crate::model::ModelName::$ty => {
+                        #[allow(dead_code)]
+                        type $d n = $crate::model::$ty;
+                        $d body
+                    })*
+                }
+            };
+        }
+        pub(crate) use with_network;
+    };
+}
+
+registry! {$
+    /// The 2012 paper's network (1000 ImageNet classes): to be looked at.
+    Paper: "paper", 227 px, 1000 classes, trainable: false;
+    /// The article's Keras AlexNet on 227x227 images.
+    Article: "article", 227 px, 10 classes, trainable: true;
+    /// AlexNet scaled to CIFAR-10's 32x32 images.
+    Cifar: "cifar", 32 px, 10 classes, trainable: true;
 }
 
 impl ModelName {
-    /// All three, in the order the course meets them.
-    pub const ALL: [ModelName; 3] = [ModelName::Paper, ModelName::Article, ModelName::Cifar];
-
-    /// The side of the square input image.
-    pub fn input_size(self) -> usize {
-        match self {
-            ModelName::Paper | ModelName::Article => 227,
-            ModelName::Cifar => 32,
+    /// An error if this model cannot be trained on CIFAR-10.
+    ///
+    /// # Errors
+    /// The `paper` model.
+    pub fn check_trainable(self) -> Result<()> {
+        if self.is_trainable() {
+            return Ok(());
         }
-    }
-
-    /// How many classes the last layer scores.
-    pub fn num_classes(self) -> usize {
-        match self {
-            ModelName::Paper => 1000,
-            ModelName::Article | ModelName::Cifar => 10,
-        }
-    }
-
-    /// The name as written on the command line.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ModelName::Paper => "paper",
-            ModelName::Article => "article",
-            ModelName::Cifar => "cifar",
-        }
+        Err(Error::Invalid {
+            what: "model",
+            why: format!(
+                "the {self} model ({} classes) is for looking at; train cifar or article",
+                self.num_classes()
+            ),
+        })
     }
 }
 

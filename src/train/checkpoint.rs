@@ -1,12 +1,15 @@
-//! Checkpoints that survive: after every epoch `model.safetensors`, `optimizer.bin` and
-//! `train_state.json` are each written to a temporary file, synced and renamed into place.
-//! The state file is written last and records the MD5 of the other two, so a checkpoint
-//! torn by a crash, a damaged file or one of another model is refused with a clear error.
+//! Checkpoints that survive: after every epoch `model.safetensors` and `optimizer.bin` are
+//! written to temporary files and synced; then `train_state.json`, which records their MD5,
+//! is renamed into place (the commit); then the two are renamed into place. A process
+//! killed at any moment leaves either the previous checkpoint or the new one: reading a
+//! checkpoint first finishes a committed one whose renames were cut short. A damaged file
+//! or a checkpoint of another model is refused with a clear error.
 
 use super::config::TrainConfig;
 use super::history::History;
 use super::optim::Optimizer;
 use crate::data::Normalization;
+use crate::layers::LabDevice;
 use crate::model::ModelName;
 use crate::{Error, Result};
 use dfdx::nn::{LoadFromSafetensors, SaveToSafetensors};
@@ -35,6 +38,31 @@ pub struct TrainState {
     pub optimizer_md5: String,
 }
 
+impl TrainState {
+    /// The state after `epochs_done` epochs of `cfg` (the file checksums are filled in by
+    /// [`save`]).
+    pub fn new(
+        cfg: &TrainConfig,
+        epochs_done: usize,
+        normalization: Normalization,
+        classes: &[String],
+        history: &History,
+    ) -> Self {
+        TrainState {
+            model: cfg.model,
+            config: cfg.clone(),
+            epochs_done,
+            normalization,
+            classes: classes.to_vec(),
+            history: history.clone(),
+            optimizer_steps: 0,
+            optimizer_lengths: Vec::new(),
+            model_md5: String::new(),
+            optimizer_md5: String::new(),
+        }
+    }
+}
+
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
     move |e| Error::io(path, e)
 }
@@ -53,9 +81,7 @@ fn tmp_path(path: &Path) -> PathBuf {
 }
 
 fn sync_and_rename(tmp: &Path, path: &Path) -> Result<()> {
-    std::fs::File::open(tmp)
-        .and_then(|f| f.sync_all())
-        .map_err(io(tmp))?;
+    sync(tmp)?;
     std::fs::rename(tmp, path).map_err(io(path))
 }
 
@@ -63,11 +89,14 @@ fn md5_hex(bytes: &[u8]) -> String {
     format!("{:x}", md5::compute(bytes))
 }
 
-/// Saves a checkpoint of `model` after `state.epochs_done` epochs into `dir`.
-pub fn save<M: SaveToSafetensors<f32, dfdx::tensor::Cpu>>(
+/// Saves a checkpoint of `model` (on any device) after `state.epochs_done` epochs into `dir`.
+///
+/// # Errors
+/// A file that cannot be written, a device failure.
+pub fn save<D: LabDevice, M: SaveToSafetensors<f32, D>>(
     dir: &Path,
     model: &M,
-    opt: &Optimizer,
+    opt: &Optimizer<D>,
     mut state: TrainState,
 ) -> Result<()> {
     std::fs::create_dir_all(dir).map_err(io(dir))?;
@@ -77,27 +106,50 @@ pub fn save<M: SaveToSafetensors<f32, dfdx::tensor::Cpu>>(
         .save_safetensors(&model_tmp)
         .map_err(|e| Error::data(&model_tmp, format!("cannot write: {e:?}")))?;
     let model_bytes = std::fs::read(&model_tmp).map_err(io(&model_tmp))?;
-    let opt_bytes: Vec<u8> = opt
-        .state
+    let buffers = opt.state_to_host()?;
+    let opt_bytes: Vec<u8> = buffers
         .iter()
         .flatten()
         .flat_map(|v| v.to_le_bytes())
         .collect();
     state.optimizer_steps = opt.steps;
-    state.optimizer_lengths = opt.state.iter().map(Vec::len).collect();
+    state.optimizer_lengths = buffers.iter().map(Vec::len).collect();
     state.model_md5 = md5_hex(&model_bytes);
     state.optimizer_md5 = md5_hex(&opt_bytes);
-    sync_and_rename(&model_tmp, &model_path)?;
-    write_atomic(&dir.join(OPTIMIZER_FILE), &opt_bytes)?;
+    let opt_path = dir.join(OPTIMIZER_FILE);
+    let opt_tmp = tmp_path(&opt_path);
+    std::fs::write(&opt_tmp, &opt_bytes).map_err(io(&opt_tmp))?;
+    sync(&model_tmp)?;
+    sync(&opt_tmp)?;
     let json = serde_json::to_vec_pretty(&state).map_err(|e| Error::Device(e.to_string()))?;
-    write_atomic(&dir.join(STATE_FILE), &json)
+    write_atomic(&dir.join(STATE_FILE), &json)?; // the commit
+    std::fs::rename(&model_tmp, &model_path).map_err(io(&model_path))?;
+    std::fs::rename(&opt_tmp, &opt_path).map_err(io(&opt_path))
+}
+
+fn sync(path: &Path) -> Result<()> {
+    std::fs::File::open(path)
+        .and_then(|f| f.sync_all())
+        .map_err(io(path))
+}
+
+/// Finishes a committed checkpoint whose renames a crash cut short: where `name` does not
+/// match the state's checksum but its temporary file does, the temporary file moves in.
+fn roll_forward(dir: &Path, name: &str, md5: &str) -> Result<()> {
+    let path = dir.join(name);
+    let tmp = tmp_path(&path);
+    let matches = |p: &Path| std::fs::read(p).is_ok_and(|b| md5_hex(&b) == md5);
+    if !matches(&path) && matches(&tmp) {
+        std::fs::rename(&tmp, &path).map_err(io(&path))?;
+    }
+    Ok(())
 }
 
 /// Reads `dir/train_state.json`.
 pub fn read_state(dir: &Path) -> Result<TrainState> {
     let path = dir.join(STATE_FILE);
     let bytes = std::fs::read(&path).map_err(|e| {
-        Error::data(&path, format!("cannot read the run's state ({e}): is this a run folder written by `alexnet train`?"))
+        Error::data(&path, format!("cannot read the run's state ({e}): is this a run folder written by a training run?"))
     })?;
     serde_json::from_slice(&bytes)
         .map_err(|e| Error::data(&path, format!("damaged ({e}); the run cannot be resumed")))
@@ -105,12 +157,17 @@ pub fn read_state(dir: &Path) -> Result<TrainState> {
 
 /// Loads the weights of a checkpoint into `model`, after checking it is a `expected` model
 /// and that the file is the one the state file recorded.
-pub fn load_model<M: LoadFromSafetensors<f32, dfdx::tensor::Cpu>>(
+///
+/// # Errors
+/// No state file, a checkpoint of another model, a damaged or mismatched weights file.
+pub fn load_model<D: LabDevice, M: LoadFromSafetensors<f32, D>>(
     dir: &Path,
     expected: ModelName,
     model: &mut M,
 ) -> Result<TrainState> {
     let state = read_state(dir)?;
+    roll_forward(dir, MODEL_FILE, &state.model_md5)?;
+    roll_forward(dir, OPTIMIZER_FILE, &state.optimizer_md5)?;
     if state.model != expected {
         let what = format!(
             "is a checkpoint of the `{}` model, not `{expected}`",
@@ -133,7 +190,15 @@ pub fn load_model<M: LoadFromSafetensors<f32, dfdx::tensor::Cpu>>(
 }
 
 /// Restores the optimizer saved beside the model.
-pub fn load_optimizer(dir: &Path, state: &TrainState, opt: &mut Optimizer) -> Result<()> {
+///
+/// # Errors
+/// A missing, damaged or mismatched optimizer file.
+pub fn load_optimizer<D: LabDevice>(
+    dir: &Path,
+    state: &TrainState,
+    opt: &mut Optimizer<D>,
+) -> Result<()> {
+    roll_forward(dir, OPTIMIZER_FILE, &state.optimizer_md5)?;
     let path = dir.join(OPTIMIZER_FILE);
     let bytes = std::fs::read(&path).map_err(io(&path))?;
     let total: usize = state.optimizer_lengths.iter().sum();
@@ -146,11 +211,11 @@ pub fn load_optimizer(dir: &Path, state: &TrainState, opt: &mut Optimizer) -> Re
     let mut values = bytes
         .chunks_exact(4)
         .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]));
-    opt.state = state
+    let buffers = state
         .optimizer_lengths
         .iter()
         .map(|&n| values.by_ref().take(n).collect())
         .collect();
-    opt.steps = state.optimizer_steps;
+    opt.set_state(buffers, state.optimizer_steps);
     Ok(())
 }

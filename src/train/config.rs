@@ -1,6 +1,7 @@
 //! One config struct for a training run, one commented default per field.
 
 use crate::model::ModelName;
+use crate::{Error, Result};
 use serde::{Deserialize, Serialize};
 
 /// The optimizer: how gradients become weight updates.
@@ -11,6 +12,30 @@ pub enum OptimizerKind {
     Sgd,
     /// Adam (Kingma and Ba 2015): per-parameter step sizes.
     Adam,
+}
+
+impl OptimizerKind {
+    /// A good first learning rate: 0.01 for SGD, 0.001 for Adam.
+    pub fn default_lr(self) -> f64 {
+        match self {
+            OptimizerKind::Sgd => 0.01,
+            OptimizerKind::Adam => 1e-3,
+        }
+    }
+}
+
+impl std::str::FromStr for OptimizerKind {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "sgd" => Ok(OptimizerKind::Sgd),
+            "adam" => Ok(OptimizerKind::Adam),
+            _ => Err(Error::Invalid {
+                what: "optimizer",
+                why: format!("'{s}' is not one of sgd, adam"),
+            }),
+        }
+    }
 }
 
 /// How the learning rate changes over the epochs.
@@ -48,8 +73,6 @@ pub struct TrainConfig {
     pub augment: bool,
     /// How the learning rate changes.
     pub schedule: Schedule,
-    /// Validation images taken from the end of the training set.
-    pub val_size: usize,
 }
 
 impl Default for TrainConfig {
@@ -65,12 +88,59 @@ impl Default for TrainConfig {
             seed: 0,
             augment: false,
             schedule: Schedule::Constant,
-            val_size: crate::data::DEFAULT_VAL_SIZE,
+        }
+    }
+}
+
+impl Schedule {
+    /// A schedule by name for a run of `num_epochs`: `constant`, `step` (x0.1 after each
+    /// third of the run) or `cosine`.
+    ///
+    /// # Errors
+    /// Another name.
+    pub fn by_name(name: &str, num_epochs: usize) -> Result<Schedule> {
+        match name.trim().to_ascii_lowercase().as_str() {
+            "constant" => Ok(Schedule::Constant),
+            "step" => Ok(Schedule::Step {
+                every: num_epochs.div_ceil(3).max(1),
+                gamma: 0.1,
+            }),
+            "cosine" => Ok(Schedule::Cosine),
+            _ => Err(Error::Invalid {
+                what: "schedule",
+                why: format!("'{name}' is not one of constant, step, cosine"),
+            }),
         }
     }
 }
 
 impl TrainConfig {
+    /// The settings a resumed run continues with: the ones saved in the run folder `dir`
+    /// (a run keeps what it started with), with `self`'s number of epochs, which may grow.
+    /// `None` if `dir` holds no finished epoch: such a run starts from the beginning.
+    ///
+    /// # Errors
+    /// A damaged state file, or a run of another model than `self.model`.
+    pub fn resumed(&self, dir: &std::path::Path) -> Result<Option<TrainConfig>> {
+        if !dir.join(super::checkpoint::STATE_FILE).exists() {
+            return Ok(None);
+        }
+        let saved = super::checkpoint::read_state(dir)?.config;
+        if saved.model != self.model {
+            return Err(Error::data(
+                dir,
+                format!(
+                    "the run in it trains `{}`, not `{}`",
+                    saved.model, self.model
+                ),
+            ));
+        }
+        Ok(Some(TrainConfig {
+            num_epochs: self.num_epochs,
+            ..saved
+        }))
+    }
+
     /// The learning rate of `epoch` (counted from 0).
     pub fn lr_at(&self, epoch: usize) -> f64 {
         match self.schedule {

@@ -1,8 +1,9 @@
 //! Scoring a model on a set: loss, accuracy, per-class accuracy and the confusion matrix.
 
-use crate::data::{BatchConfig, BatchImages, Batches, Images, Normalization};
-use crate::Result;
-use dfdx::prelude::*;
+use super::step::{images_on, Trainable};
+use crate::data::{BatchConfig, HostBatches, Images, Normalization};
+use crate::model::Network;
+use crate::{Error, Result};
 use serde::{Deserialize, Serialize};
 
 /// How a model did on one set of images.
@@ -53,29 +54,36 @@ pub fn loss_and_correct(logits: &[f32], labels: &[usize], classes: usize) -> (f6
     (loss / labels.len().max(1) as f64, correct)
 }
 
-/// Scores `model` in evaluation mode on every image of `images`.
-pub fn evaluate<M, const S: usize, const NC: usize>(
+/// Scores `model` (network `N`, on any device) in evaluation mode on every image of
+/// `images`, `batch_size` at a time.
+///
+/// # Errors
+/// A batch size of 0, a label the network has no class for, a device failure.
+pub fn evaluate<N: Network, M: Trainable<N>>(
     model: &M,
     images: &Images,
     norm: Normalization,
     batch_size: usize,
-    dev: &Cpu,
-) -> Result<Metrics>
-where
-    M: Module<BatchImages<S, Cpu>, Output = Tensor<(usize, Const<NC>), f32, Cpu>, Error = CpuError>,
-{
-    let mut confusion = vec![vec![0usize; NC]; NC];
+) -> Result<Metrics> {
+    let nc = N::NUM_CLASSES;
+    let mut confusion = vec![vec![0usize; nc]; nc];
     let mut total_loss = 0.0;
-    for batch in Batches::<S, _>::new(images, norm, BatchConfig::eval(batch_size), dev.clone()) {
-        let logits = model.try_forward(batch.images)?.as_vec();
-        let (loss, _) = loss_and_correct(&logits, &batch.labels, NC);
-        total_loss += loss * batch.labels.len() as f64;
-        for (p, &l) in argmax_rows(&logits, NC).into_iter().zip(&batch.labels) {
+    let batches = HostBatches::new(images, norm, BatchConfig::eval(batch_size), N::INPUT_SIZE)?;
+    for (values, labels) in batches {
+        if let Some(&l) = labels.iter().find(|&&l| l >= nc) {
+            let why = format!("label {l}, but the {} model has {nc} classes", N::NAME);
+            return Err(Error::Invalid { what: "label", why });
+        }
+        let x = images_on::<N, _>(model.device(), values, labels.len())?;
+        let logits = model.try_forward(x)?.as_vec();
+        let (loss, _) = loss_and_correct(&logits, &labels, nc);
+        total_loss += loss * labels.len() as f64;
+        for (p, &l) in argmax_rows(&logits, nc).into_iter().zip(&labels) {
             confusion[l][p] += 1;
         }
     }
     let n = images.len().max(1) as f64;
-    let right: usize = (0..NC).map(|c| confusion[c][c]).sum();
+    let right: usize = (0..nc).map(|c| confusion[c][c]).sum();
     let per_class_accuracy = confusion
         .iter()
         .enumerate()

@@ -2,17 +2,30 @@
 //! velocities and moments) can be saved with a checkpoint and restored exactly; dfdx's own
 //! optimizers keep it private. The update rules are PyTorch's (`torch.optim.SGD`, `Adam`,
 //! L2 weight decay added to the gradient); a test checks them against dfdx's.
+//!
+//! The state and the update stay on the parameters' device: every step is a few of dfdx's
+//! in-place `axpy` kernels and elementwise ops, so on a GPU nothing crosses to the host.
 
 use super::config::OptimizerKind;
+use crate::layers::LabDevice;
 use crate::{Error, Result};
 use dfdx::nn::tensor_collection::{
     RecursiveWalker, TensorCollection, TensorOptions, TensorVisitor, ViewTensorMut,
 };
 use dfdx::prelude::*;
 
-/// An optimizer and its state: one buffer per parameter tensor (SGD), or two (Adam).
-#[derive(Clone, Debug, PartialEq)]
-pub struct Optimizer {
+/// One state buffer: on the host until the first step puts it on the device (a restored
+/// checkpoint's state waits there), then on the device.
+#[derive(Clone, Debug)]
+enum Buffer<D: Storage<f32>> {
+    Host(Vec<f32>),
+    Device(Tensor<(usize,), f32, D>),
+}
+
+/// An optimizer and its state on device `D`: one buffer per parameter tensor (SGD), or two
+/// (Adam).
+#[derive(Clone, Debug)]
+pub struct Optimizer<D: Storage<f32> = Cpu> {
     pub kind: OptimizerKind,
     pub lr: f32,
     pub momentum: f32,
@@ -20,14 +33,14 @@ pub struct Optimizer {
     /// Steps taken (Adam's bias correction needs it).
     pub steps: u64,
     /// Velocities (SGD) or first and second moments (Adam), in the model's parameter order.
-    pub state: Vec<Vec<f32>>,
+    state: Vec<Buffer<D>>,
 }
 
 const BETA1: f32 = 0.9;
 const BETA2: f32 = 0.999;
 const EPS: f32 = 1e-8;
 
-impl Optimizer {
+impl<D: LabDevice> Optimizer<D> {
     /// A fresh optimizer (no state until the first step).
     pub fn new(kind: OptimizerKind, lr: f64, momentum: f64, weight_decay: f64) -> Self {
         Optimizer {
@@ -40,11 +53,33 @@ impl Optimizer {
         }
     }
 
+    /// The state buffers' values, copied to the host (for a checkpoint).
+    ///
+    /// # Errors
+    /// A device failure.
+    pub fn state_to_host(&self) -> Result<Vec<Vec<f32>>> {
+        Ok(self
+            .state
+            .iter()
+            .map(|b| match b {
+                Buffer::Host(v) => v.clone(),
+                Buffer::Device(t) => t.as_vec(),
+            })
+            .collect())
+    }
+
+    /// Replaces the state with `buffers` (from a checkpoint) after `steps` steps; they move
+    /// to the device at the next step.
+    pub fn set_state(&mut self, buffers: Vec<Vec<f32>>, steps: u64) {
+        self.state = buffers.into_iter().map(Buffer::Host).collect();
+        self.steps = steps;
+    }
+
     /// Updates every trainable tensor of `model` from `grads`.
     ///
     /// # Errors
     /// Saved state that does not fit this model, or a device failure.
-    pub fn step<M: TensorCollection<f32, D>, D: Device<f32>>(
+    pub fn step<M: TensorCollection<f32, D>>(
         &mut self,
         model: &mut M,
         grads: &Gradients<f32, D>,
@@ -63,37 +98,45 @@ impl Optimizer {
     }
 }
 
-struct Step<'a, D: Device<f32>> {
-    opt: &'a mut Optimizer,
+struct Step<'a, D: Storage<f32>> {
+    opt: &'a mut Optimizer<D>,
     grads: &'a Gradients<f32, D>,
     index: usize,
 }
 
-impl<D: Device<f32>> Step<'_, D> {
-    /// The state buffer `k`, created as zeros on first use.
-    fn buffer(&mut self, k: usize, len: usize) -> Result<Vec<f32>> {
+impl<D: LabDevice> Step<'_, D> {
+    /// State buffer `k` shaped like `p`, created as zeros on first use.
+    fn buffer<S: Shape>(&mut self, k: usize, p: &Tensor<S, f32, D>) -> Result<Tensor<S, f32, D>> {
         if self.opt.state.len() <= k {
-            self.opt.state.resize(k + 1, Vec::new());
+            self.opt.state.resize(k + 1, Buffer::Host(Vec::new()));
         }
-        let buf = &mut self.opt.state[k];
-        if buf.is_empty() {
-            buf.resize(len, 0.0);
-        }
-        if buf.len() != len {
+        let n = p.shape().num_elements();
+        let flat = match std::mem::replace(&mut self.opt.state[k], Buffer::Host(Vec::new())) {
+            Buffer::Device(t) => t,
+            Buffer::Host(v) if v.is_empty() => p.device().try_zeros_like(&(n,))?,
+            Buffer::Host(v) => p.device().try_tensor_from_vec(v, (n,))?,
+        };
+        if flat.shape().0 != n {
             let why = format!(
-                "state buffer {k} holds {} values, the parameter has {len}",
-                buf.len()
+                "state buffer {k} holds {} values, the parameter has {n}",
+                flat.shape().0
             );
             return Err(Error::Invalid {
                 what: "optimizer state",
                 why,
             });
         }
-        Ok(std::mem::take(buf))
+        Ok(flat.try_reshape_like(p.shape())?)
+    }
+
+    fn store<S: Shape>(&mut self, k: usize, t: Tensor<S, f32, D>) -> Result<()> {
+        let n = t.shape().num_elements();
+        self.opt.state[k] = Buffer::Device(t.try_reshape_like(&(n,))?);
+        Ok(())
     }
 }
 
-impl<D: Device<f32>> TensorVisitor<f32, D> for Step<'_, D> {
+impl<D: LabDevice> TensorVisitor<f32, D> for Step<'_, D> {
     type Viewer = ViewTensorMut;
     type Err = Error;
     type E2 = f32;
@@ -107,49 +150,36 @@ impl<D: Device<f32>> TensorVisitor<f32, D> for Step<'_, D> {
         if !opts.do_gradient_update {
             return Ok(None);
         }
-        // Parameters and their gradients are contiguous: one memcpy each (`as_vec` walks an
-        // index per element, which cost a training step about 15%).
-        let n = p.shape().num_elements();
-        let (mut g, mut w) = (vec![0.0; n], vec![0.0; n]);
-        let device = |e: D::Err| Error::Device(format!("optimizer: {e:?}"));
-        self.grads
-            .get(p)
-            .try_contiguous()
-            .map_err(device)?
-            .copy_into(&mut g);
-        p.clone()
-            .try_contiguous()
-            .map_err(device)?
-            .copy_into(&mut w);
         let (lr, wd, mu) = (self.opt.lr, self.opt.weight_decay, self.opt.momentum);
-        let grad = |i: usize, w: &[f32]| g[i] + wd * w[i];
+        // g + wd * w, the gradient with L2 weight decay.
+        let mut g = self.grads.get(p).try_contiguous()?;
+        if wd != 0.0 {
+            g.try_axpy(1.0, p, wd)?;
+        }
         match self.opt.kind {
             OptimizerKind::Sgd => {
                 let k = self.index;
-                let mut v = self.buffer(k, w.len())?;
-                for i in 0..w.len() {
-                    v[i] = mu * v[i] + grad(i, &w);
-                    w[i] -= lr * v[i];
-                }
-                self.opt.state[k] = v;
-                self.index += 1;
+                let mut v = self.buffer(k, p)?;
+                v.try_axpy(mu, &g, 1.0)?; // v = mu * v + g
+                p.try_axpy(1.0, &v, -lr)?; // w -= lr * v
+                self.store(k, v)?;
             }
             OptimizerKind::Adam => {
                 let k = 2 * self.index;
-                let (mut m, mut v) = (self.buffer(k, w.len())?, self.buffer(k + 1, w.len())?);
+                let (mut m, mut v) = (self.buffer(k, p)?, self.buffer(k + 1, p)?);
                 let t = self.opt.steps as i32;
                 let (c1, c2) = (1.0 - BETA1.powi(t), 1.0 - BETA2.powi(t));
-                for i in 0..w.len() {
-                    let gi = grad(i, &w);
-                    m[i] = BETA1 * m[i] + (1.0 - BETA1) * gi;
-                    v[i] = BETA2 * v[i] + (1.0 - BETA2) * gi * gi;
-                    w[i] -= lr * (m[i] / c1) / ((v[i] / c2).sqrt() + EPS);
-                }
-                (self.opt.state[k], self.opt.state[k + 1]) = (m, v);
-                self.index += 1;
+                m.try_axpy(BETA1, &g, 1.0 - BETA1)?;
+                v.try_axpy(BETA2, &g.clone().try_square()?, 1.0 - BETA2)?;
+                // w -= lr * (m / c1) / (sqrt(v / c2) + eps)
+                let denom = v.clone().try_div(c2)?.try_sqrt()?.try_add(EPS)?;
+                let update = m.clone().try_div(c1)?.try_div(denom)?;
+                p.try_axpy(1.0, &update, -lr)?;
+                self.store(k, m)?;
+                self.store(k + 1, v)?;
             }
         }
-        p.copy_from(&w);
+        self.index += 1;
         Ok(None)
     }
 }

@@ -1,45 +1,116 @@
-//! Whole runs by model name, for the CLI and for notebooks: train and test, evaluate a
-//! checkpoint, classify images. Each picks the model type from its [`ModelName`].
+//! Whole runs by model name and device, for the CLI and for notebooks: train and test,
+//! evaluate a checkpoint, classify images. The model type comes from the registry
+//! (`with_network!`), the device from a [`DeviceChoice`]; the code below is written once,
+//! generic over both.
 
 use super::checkpoint::{self, TrainState};
 use super::config::TrainConfig;
-use super::fit::{fit_sized, Progress, Trainable};
+use super::fit::{fit_with, Progress};
 use super::history::History;
 use super::metrics::{evaluate, Metrics};
-use crate::data::{BatchConfig, Batches, Images, Splits};
-use crate::model::{Article, Cifar, ModelName};
+use super::report::write_report;
+use super::step::{images_on, Trainable};
+use crate::data::{BatchConfig, HostBatches, Images, Splits};
+use crate::layers::LabDevice;
+use crate::model::{with_network, Network};
 use crate::{Error, Result};
-use dfdx::nn::LoadFromSafetensors;
 use dfdx::prelude::*;
 use std::path::Path;
 
-/// Calls `$f::<Model, INPUT_SIZE, CLASSES>($args)` for the trainable models.
-macro_rules! by_model {
-    ($name:expr, $f:ident($($arg:expr),*)) => {
-        match $name {
-            ModelName::Cifar => $f::<Cifar, 32, 10>($($arg),*),
-            ModelName::Article => $f::<Article, 227, 10>($($arg),*),
-            ModelName::Paper => Err(Error::Invalid {
-                what: "--model",
-                why: "the paper model (1000 ImageNet classes) is for looking at; train cifar or article".into(),
+/// Where a run computes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum DeviceChoice {
+    /// The CPU (all cores, through rayon).
+    #[default]
+    Cpu,
+    /// The first NVIDIA GPU; needs a build with the `cuda` feature.
+    Cuda,
+}
+
+impl DeviceChoice {
+    /// Whether this build can run on it.
+    ///
+    /// # Errors
+    /// `Cuda` in a build without the `cuda` feature.
+    pub fn check(self) -> Result<Self> {
+        if self == DeviceChoice::Cuda && !cfg!(feature = "cuda") {
+            return Err(Error::Invalid {
+                what: "device",
+                why: "this build has no CUDA support: build it with `cargo build --release --features cuda` \
+                      (needs the CUDA toolkit: nvcc and nvidia-smi on PATH)"
+                    .into(),
+            });
+        }
+        Ok(self)
+    }
+}
+
+impl std::str::FromStr for DeviceChoice {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "cpu" => Ok(DeviceChoice::Cpu),
+            "cuda" | "gpu" => DeviceChoice::Cuda.check(),
+            _ => Err(Error::Invalid {
+                what: "device",
+                why: format!("'{s}' is not one of cpu, cuda"),
             }),
+        }
+    }
+}
+
+impl std::fmt::Display for DeviceChoice {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            DeviceChoice::Cpu => "cpu",
+            DeviceChoice::Cuda => "cuda",
+        })
+    }
+}
+
+/// `on_device!(choice, seed, dev => body)`: `body` with `dev` a device of that kind seeded
+/// with `seed`.
+macro_rules! on_device {
+    ($choice:expr, $seed:expr, $dev:ident => $body:expr) => {
+        match $crate::train::DeviceChoice::check($choice)? {
+            $crate::train::DeviceChoice::Cpu => {
+                let $dev = dfdx::tensor::Cpu::seed_from_u64($seed);
+                $body
+            }
+            #[cfg(feature = "cuda")]
+            $crate::train::DeviceChoice::Cuda => {
+                let $dev = dfdx::tensor::Cuda::try_seed_from_u64($seed)?;
+                $body
+            }
+            #[cfg(not(feature = "cuda"))]
+            $crate::train::DeviceChoice::Cuda => unreachable!("checked above"),
         }
     };
 }
+pub(crate) use on_device;
 
-/// Trains `cfg.model` (fresh weights from `cfg.seed`, or the checkpoint in `out` with
-/// `resume`), then scores it on the test set.
+/// Trains `cfg.model` on `device` (fresh weights from `cfg.seed`, or the checkpoint in `out`
+/// with `resume`), scores it on the test set and writes the run's report into `out`
+/// (`metrics.json`, `curves.png`, `confusion.png`).
+///
+/// # Errors
+/// An untrainable model, a device this build lacks, and what [`super::fit`] refuses.
 pub fn train(
     cfg: &TrainConfig,
     data: &Splits,
     out: &Path,
     resume: bool,
+    device: DeviceChoice,
     progress: Progress<'_>,
 ) -> Result<(History, Metrics)> {
-    by_model!(cfg.model, train_as(cfg, data, out, resume, progress))
+    cfg.model.check_trainable()?;
+    on_device!(device, cfg.seed, dev => with_network!(cfg.model, N => {
+        train_on::<N, _>(&dev, cfg, data, out, resume, progress)
+    }))
 }
 
-fn train_as<M: BuildOnDevice<Cpu, f32>, const S: usize, const NC: usize>(
+fn train_on<N: Network + BuildOnDevice<D, f32>, D: LabDevice>(
+    dev: &D,
     cfg: &TrainConfig,
     data: &Splits,
     out: &Path,
@@ -47,83 +118,82 @@ fn train_as<M: BuildOnDevice<Cpu, f32>, const S: usize, const NC: usize>(
     progress: Progress<'_>,
 ) -> Result<(History, Metrics)>
 where
-    M::Built: Trainable<S, NC>,
+    N::Built: Trainable<N>,
 {
-    let dev = Cpu::seed_from_u64(cfg.seed);
-    let mut model = dev.try_build_module::<M, f32>()?;
-    let history = fit_sized::<_, S, NC>(&mut model, cfg, data, out, resume, progress)?;
+    let mut model = N::try_build_on_device(dev)?;
+    let history = fit_with::<N, _>(&mut model, cfg, data, out, resume, progress)?;
     let state = checkpoint::read_state(out)?;
-    let metrics = evaluate::<_, S, NC>(
-        &model,
-        &data.test,
-        state.normalization,
-        cfg.batch_size,
-        &dev,
-    )?;
+    let metrics = evaluate::<N, _>(&model, &data.test, state.normalization, cfg.batch_size)?;
+    write_report(out, cfg.model, &history, &data.classes, &metrics)?;
     Ok((history, metrics))
 }
 
-/// Scores the checkpoint in `dir` on `images`.
-pub fn evaluate_checkpoint(dir: &Path, images: &Images) -> Result<(TrainState, Metrics)> {
-    let state = checkpoint::read_state(dir)?;
-    by_model!(state.model, evaluate_as(dir, state.model, images))
+/// A model of network `N` on `dev` with the weights of the checkpoint in `dir`.
+fn load<N: Network + BuildOnDevice<D, f32>, D: LabDevice>(
+    dev: &D,
+    dir: &Path,
+) -> Result<(N::Built, TrainState)>
+where
+    N::Built: Trainable<N>,
+{
+    let mut model = N::try_build_on_device(dev)?;
+    let state = checkpoint::load_model(dir, N::NAME, &mut model)?;
+    Ok((model, state))
 }
 
-fn evaluate_as<M: BuildOnDevice<Cpu, f32>, const S: usize, const NC: usize>(
+/// Scores the checkpoint in `dir` on `images`, on `device`.
+///
+/// # Errors
+/// A missing or damaged checkpoint, a device this build lacks, a device failure.
+pub fn evaluate_checkpoint(
     dir: &Path,
-    name: ModelName,
     images: &Images,
-) -> Result<(TrainState, Metrics)>
-where
-    M::Built: Trainable<S, NC>,
-{
-    let (model, state, dev) = load::<M>(dir, name)?;
-    let metrics = evaluate::<_, S, NC>(&model, images, state.normalization, 64, &dev)?;
-    Ok((state, metrics))
-}
-
-/// A model of type `M` with the weights of the checkpoint in `dir`.
-fn load<M: BuildOnDevice<Cpu, f32>>(
-    dir: &Path,
-    name: ModelName,
-) -> Result<(M::Built, TrainState, Cpu)>
-where
-    M::Built: LoadFromSafetensors<f32, Cpu>,
-{
-    let dev = Cpu::default();
-    let mut model = dev.try_build_module::<M, f32>()?;
-    let state = checkpoint::load_model(dir, name, &mut model)?;
-    Ok((model, state, dev))
+    device: DeviceChoice,
+) -> Result<(TrainState, Metrics)> {
+    let name = checkpoint::read_state(dir)?.model;
+    name.check_trainable()?;
+    on_device!(device, 0, dev => with_network!(name, N => {
+        let (model, state) = load::<N, _>(&dev, dir)?;
+        let metrics = evaluate::<N, _>(&model, images, state.normalization, 64)?;
+        Ok((state, metrics))
+    }))
 }
 
 /// Class probabilities (softmax of the logits) of each image of `images` under the
-/// checkpoint in `dir`, with the class names.
-pub fn predict_checkpoint(dir: &Path, images: &Images) -> Result<(Vec<String>, Vec<Vec<f32>>)> {
-    let state = checkpoint::read_state(dir)?;
-    by_model!(state.model, predict_as(dir, state.model, images))
+/// checkpoint in `dir`, computed on `device`, with the class names.
+///
+/// # Errors
+/// A missing or damaged checkpoint, a device this build lacks, a device failure.
+pub fn predict_checkpoint(
+    dir: &Path,
+    images: &Images,
+    device: DeviceChoice,
+) -> Result<(Vec<String>, Vec<Vec<f32>>)> {
+    let name = checkpoint::read_state(dir)?.model;
+    name.check_trainable()?;
+    on_device!(device, 0, dev => with_network!(name, N => {
+        let (model, state) = load::<N, _>(&dev, dir)?;
+        let probs = probabilities::<N, _>(&model, images, &state)?;
+        Ok((state.classes, probs))
+    }))
 }
 
-fn predict_as<M: BuildOnDevice<Cpu, f32>, const S: usize, const NC: usize>(
-    dir: &Path,
-    name: ModelName,
+fn probabilities<N: Network, M: Trainable<N>>(
+    model: &M,
     images: &Images,
-) -> Result<(Vec<String>, Vec<Vec<f32>>)>
-where
-    M::Built: Trainable<S, NC>,
-{
-    let (model, state, dev) = load::<M>(dir, name)?;
+    state: &TrainState,
+) -> Result<Vec<Vec<f32>>> {
     let mut probs = Vec::new();
-    for batch in Batches::<S, _>::new(
+    let batches = HostBatches::new(
         images,
         state.normalization,
         BatchConfig::eval(64),
-        dev.clone(),
-    ) {
-        let p = model
-            .try_forward(batch.images)?
-            .softmax::<Axis<1>>()
-            .as_vec();
-        probs.extend(p.chunks_exact(NC).map(|r| r.to_vec()));
+        N::INPUT_SIZE,
+    )?;
+    for (values, labels) in batches {
+        let x = images_on::<N, _>(crate::layers::OnDevice::device(model), values, labels.len())?;
+        let p = model.try_forward(x)?.try_softmax::<Axis<1>>()?.as_vec();
+        probs.extend(p.chunks_exact(N::NUM_CLASSES).map(<[f32]>::to_vec));
     }
-    Ok((state.classes, probs))
+    Ok(probs)
 }
