@@ -26,6 +26,7 @@ use dfdx::prelude::*;
 use std::cell::Cell;
 
 type Dyn2 = (usize, usize);
+type Dyn3 = (usize, usize, usize);
 
 /// The most values one tensor of this path may hold: dfdx's CUDA kernels count elements
 /// with 32-bit integers and cuBLAS takes `i32` sizes.
@@ -76,6 +77,16 @@ pub fn check_operand<S: Shape, D: Device<f32>, T>(
         "generic path: {what} is broadcast (stride 0), which dfdx's CUDA matmul refuses"
     );
     Ok(())
+}
+
+/// The output of a layer given an empty batch: zeros of `out_shape` (no values), on `x`'s
+/// tape. (dfdx's gather and matmul index out of bounds on empty tensors.)
+fn empty<D: Device<f32>, Si: Shape, So: Shape, T: Tape<f32, D>>(
+    x: Tensor<Si, f32, D, T>,
+    out_shape: So,
+) -> Result<Tensor<So, f32, D, T>, D::Err> {
+    let (x, tape) = x.split_tape();
+    Ok(x.device().try_zeros_like(&out_shape)?.put_tape(tape))
 }
 
 /// For each (kernel offset, output pixel) the input pixel it reads, or `h * w` (a zero row
@@ -178,6 +189,9 @@ pub fn conv2d<D: Device<f32>, Si: Shape, Sw: Shape, Sb: Shape, So: Shape, T: Tap
     b: &Tensor<Sb, f32, D>,
     out_shape: So,
 ) -> Result<Tensor<So, f32, D, T>, D::Err> {
+    if s.batch == 0 {
+        return empty(x, out_shape);
+    }
     let l = s.out_len();
     let plane = s.in_h * s.in_w;
     let per_image = (s.kernel * s.kernel * l * s.in_channels)
@@ -237,6 +251,9 @@ pub fn pool2d<D: Device<f32>, Si: Shape, So: Shape, T: Tape<f32, D>>(
     x: Tensor<Si, f32, D, T>,
     out_shape: So,
 ) -> Result<Tensor<So, f32, D, T>, D::Err> {
+    if s.batch == 0 {
+        return empty(x, out_shape);
+    }
     let (plane, l, kk) = (s.in_h * s.in_w, s.out_h * s.out_w, s.kernel * s.kernel);
     let per_image = (kk * l * s.channels).max(s.channels * (plane + 1));
     let x = x.try_reshape_like(&(s.batch, s.channels * plane))?;
@@ -246,7 +263,16 @@ pub fn pool2d<D: Device<f32>, Si: Shape, So: Shape, T: Tape<f32, D>>(
         let idx = patch_index((s.in_h, s.in_w, s.out_h, s.out_w), (s.kernel, s.stride, 0));
         let windows = patches(x, (planes, plane), idx)?.try_reshape_like(&(kk, l * planes))?;
         let pooled: Tensor<(usize,), f32, D, T> = match s.kind {
-            PoolKind::Max => windows.try_max::<_, Axis<0>>()?,
+            // dfdx's max skips NaN; adding the window's sum of `x * 0` (0, or NaN if the
+            // window holds one; no gradient) makes a NaN win, as in the CPU kernel and
+            // PyTorch. Ties: dfdx's backward sends the gradient to every tied maximum.
+            PoolKind::Max => {
+                let nan = windows
+                    .retaped::<T>()
+                    .try_mul(0.0)?
+                    .try_sum::<_, Axis<0>>()?;
+                windows.try_max::<_, Axis<0>>()?.try_add(nan)?
+            }
             PoolKind::Avg => windows.try_mean::<_, Axis<0>>()?,
         };
         pooled
@@ -292,7 +318,30 @@ pub fn lrn<D: Device<f32>, S: Shape, T: Tape<f32, D>>(
     x3.try_mul(scale)?.try_reshape_like(&shape)
 }
 
-/// Training-mode batch norm from dfdx ops (as dfdx's own `BatchNorm2D` computes it).
+/// The mean over batch and plane of `[B, C, P]`, per channel: summed over the plane first,
+/// then over the batch. One pass over `B * P` values in f32 (dfdx's reduction over both
+/// axes at once) loses about ten times more to rounding, which the batch norm backward's
+/// cancellation then magnifies in the gradients of the layers before it.
+fn channel_mean<D: Device<f32>, T: Tape<f32, D>>(
+    x: Tensor<Dyn3, f32, D, T>,
+) -> Result<Tensor<(usize,), f32, D, T>, D::Err> {
+    let (b, _, p) = *x.shape();
+    x.try_sum::<(usize, usize), Axis<2>>()?
+        .try_sum::<(usize,), Axis<0>>()?
+        .try_div((b * p) as f32)
+}
+
+/// `[C]` to `[B, C, P]` in two steps, so the backward pass sums in two stages too.
+fn per_channel<D: Device<f32>, T: Tape<f32, D>>(
+    v: Tensor<(usize,), f32, D, T>,
+    (b, c, p): Dyn3,
+) -> Result<Tensor<Dyn3, f32, D, T>, D::Err> {
+    v.try_broadcast_like::<_, Axis<0>>(&(b, c))?
+        .try_broadcast_like::<_, Axis<2>>(&(b, c, p))
+}
+
+/// Training-mode batch norm from dfdx ops (as dfdx's own `BatchNorm2D` computes it, with
+/// two-stage reductions: see [`channel_mean`]).
 pub fn batch_norm_train<D: Device<f32>, S: Shape, Sc: Shape, T: Tape<f32, D>>(
     s: BnSpec,
     x: Tensor<S, f32, D, T>,
@@ -302,23 +351,15 @@ pub fn batch_norm_train<D: Device<f32>, S: Shape, Sc: Shape, T: Tape<f32, D>>(
     let shape = *x.shape();
     let full = (s.batch, s.channels, s.plane);
     let x3 = x.try_reshape_like(&full)?;
-    let mean = x3.retaped::<T>().try_mean::<(usize,), Axes2<0, 2>>()?;
+    let mean = channel_mean(x3.retaped::<T>())?;
     let mean_host = mean.retaped::<NoneTape>().as_vec();
-    let centered = x3.try_sub(mean.try_broadcast_like::<_, Axes2<0, 2>>(&full)?)?;
-    let var = centered
-        .retaped::<T>()
-        .try_square()?
-        .try_mean::<(usize,), Axes2<0, 2>>()?;
+    let centered = x3.try_sub(per_channel(mean, full)?)?;
+    let var = channel_mean(centered.retaped::<T>().try_square()?)?;
     let var_host = var.retaped::<NoneTape>().as_vec();
     let std = var.try_add(s.epsilon)?.try_sqrt()?;
     let gamma = gamma.retaped::<T>().try_reshape_like(&(s.channels,))?;
-    let scale = gamma
-        .try_div(std)?
-        .try_broadcast_like::<_, Axes2<0, 2>>(&full)?;
-    let beta = beta
-        .retaped::<T>()
-        .try_reshape_like(&(s.channels,))?
-        .try_broadcast_like::<_, Axes2<0, 2>>(&full)?;
+    let scale = per_channel(gamma.try_div(std)?, full)?;
+    let beta = per_channel(beta.retaped::<T>().try_reshape_like(&(s.channels,))?, full)?;
     let y = centered
         .try_mul(scale)?
         .try_add(beta)?
@@ -354,6 +395,10 @@ pub fn linear<D: Device<f32>, B: Dim, const I: usize, const O: usize, T: Tape<f3
     w: &Tensor<Rank2<O, I>, f32, D>,
     b: &Tensor<Rank1<O>, f32, D>,
 ) -> Result<super::device::Rows<B, O, D, T>, D::Err> {
+    if x.shape().0.size() == 0 {
+        let shape = (x.shape().0, Const::<O>);
+        return empty(x, shape);
+    }
     check_operand(&x, "the dense layer's input")?;
     check_operand(w, "the dense layer's weight")?;
     let y = x.try_matmul(w.retaped::<T>().try_permute()?)?;
