@@ -413,3 +413,24 @@ fn each_scaled_maps_stretch_every_map_over_its_own_range() {
     assert_eq!(px(&each, 1, (0, 0)), plot::viridis(0.0));
     assert!(plot::feature_maps_each_scaled(&maps[1..], (2, 4, 4), "bad").is_err());
 }
+
+#[test]
+fn a_long_title_widens_the_figure_to_fit_but_no_more() {
+    let maps = vec![0.5f32; 4 * 4 * 4];
+    let short = plot::feature_maps(&maps, (4, 4, 4), "maps").unwrap();
+    let title = "a title much longer than four small maps are wide, to be read whole";
+    let long = plot::feature_maps(&maps, (4, 4, 4), title).unwrap();
+    assert!(long.width > short.width);
+    // The title's last letters are drawn, and the figure ends soon after them.
+    let right = long.width - 110; // the colour bar's column starts here
+    assert!(
+        has_ink(&long, (right - 60, 10, right, 40)),
+        "the end of the title"
+    );
+    // The title starts at x = 10 and leaves a 10-pixel margin.
+    assert!(
+        !has_ink(&long, (right - 8, 10, right, 40)),
+        "little room to spare"
+    );
+    assert!(has_ink(&long, (right - 30, 10, right - 10, 40)));
+}
