@@ -209,3 +209,228 @@ fn a_png_of_any_size_reads_back_as_a_32x32_image() {
     );
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+/// A 3x32x32 image of one colour, with a gradient along x in the red channel (so a flip
+/// shows), and its mirror image.
+fn striped(color: [u8; 3]) -> Vec<u8> {
+    let mut img = vec![0u8; 3072];
+    for c in 0..3 {
+        for y in 0..32 {
+            for x in 0..32 {
+                img[(c * 32 + y) * 32 + x] = if c == 0 { (x * 8) as u8 } else { color[c] };
+            }
+        }
+    }
+    img
+}
+
+/// The colour of image pixel `(x, y)` of the tile that starts at `origin`, scaled by `s`.
+fn tile_pixel(fig: &Figure, origin: (u32, u32), s: u32, (x, y): (u32, u32)) -> [u8; 3] {
+    fig.pixel(origin.0 + x * s + s / 2, origin.1 + y * s + s / 2)
+}
+
+#[test]
+fn mistakes_file_each_wrong_image_under_its_guess_and_caption_its_true_class() {
+    use alexnet_lab::data::Images;
+    let classes: Vec<String> = ["cat", "dog", "ship"].map(String::from).to_vec();
+    let mut images = Images::default();
+    let colors = [[0, 10, 20], [0, 200, 30], [0, 50, 250], [0, 120, 120]];
+    for (&c, label) in colors.iter().zip([0u8, 1, 2, 1]) {
+        images.push(&striped(c), label);
+    }
+    // Image 0 right; image 1 (a dog) guessed ship; image 2 (a ship) guessed cat; image 3
+    // (a dog) guessed ship.
+    let guesses = [0, 2, 0, 2];
+    let fig = plot::mistakes(&images, &guesses, &classes, 4).unwrap();
+    let s = plot::TILE_SCALE;
+    let at = |row, col| tile_pixel(&fig, plot::tile_origin(row, col), s, (3, 5));
+    assert_eq!(at(0, 0), [24, 50, 250], "row 'guessed cat' holds the ship");
+    assert_eq!(
+        at(1, 0),
+        [24, 200, 30],
+        "row 'guessed ship' holds the first dog"
+    );
+    assert_eq!(at(1, 1), [24, 120, 120], "then the second dog");
+    assert_eq!(at(0, 1), [255, 255, 255], "the right answer is not shown");
+    // Nothing was wrongly guessed dog: no row for it.
+    assert_eq!(fig.height, plot::tile_origin(2, 0).1 + 4);
+    let (x, y) = plot::tile_origin(0, 0);
+    let below = (x, y + 32 * s + 2, x + 32 * s, y + 32 * s + 22);
+    assert!(
+        has_ink(&fig, below),
+        "each tile is captioned with its true class"
+    );
+    assert!(has_ink(&fig, (10, 10, 500, 45)), "its own title");
+    assert!(plot::mistakes(&images, &guesses[..3], &classes, 4).is_err());
+}
+
+#[test]
+fn augmentations_show_the_original_then_crops_and_flips_of_it() {
+    let img = striped([0, 90, 180]);
+    let fig = plot::augmentations(&img, 0, 6, 3).unwrap();
+    let s = plot::TILE_SCALE;
+    let red = |col: u32, x: u32| tile_pixel(&fig, plot::tile_origin(0, col), s, (x, 7))[0];
+    assert_eq!(red(0, 5), 40, "the first tile is the original");
+    // Without padding a crop is the whole image: each variant is the image or its mirror,
+    // and with 6 draws both occur.
+    let flipped: Vec<bool> = (1..=6)
+        .map(|col| {
+            let (a, b) = (red(col, 5), red(col, 26));
+            assert!(
+                (a, b) == (40, 208) || (a, b) == (208, 40),
+                "tile {col}: {a} {b}"
+            );
+            a == 208
+        })
+        .collect();
+    assert!(flipped.contains(&true) && flipped.contains(&false));
+    assert_eq!(fig, plot::augmentations(&img, 0, 6, 3).unwrap(), "seeded");
+    // With padding 4 some crops shift the image and bring in black borders.
+    let fig = plot::augmentations(&img, 4, 8, 1).unwrap();
+    let corners = (1..=8u32).flat_map(|c| {
+        [(0, 0), (31, 31), (0, 31), (31, 0)]
+            .map(|p| tile_pixel(&fig, plot::tile_origin(0, c), s, p))
+    });
+    assert!(corners.into_iter().any(|p| p == [0, 0, 0]));
+    assert!(plot::augmentations(&img[1..], 4, 3, 0).is_err());
+}
+
+#[test]
+fn nearest_neighbours_are_found_by_feature_distance() {
+    use alexnet_lab::data::Images;
+    // Features on a line: image i at position p[i].
+    let p = [0.0f32, 10.0, 1.0, 9.5, 2.5];
+    let feats: Vec<f32> = p.iter().flat_map(|&v| [v, 0.0]).collect();
+    assert_eq!(plot::nearest(&feats, 2, 0, 2), [2, 4]);
+    assert_eq!(plot::nearest(&feats, 2, 1, 3), [3, 4, 2]);
+    assert!(plot::nearest(&feats, 2, 9, 2).is_empty());
+
+    let mut images = Images::default();
+    for k in 0..5u8 {
+        images.push(&striped([0, 40 * k, 0]), k % 2);
+    }
+    let classes: Vec<String> = ["even", "odd"].map(String::from).to_vec();
+    let fig = plot::neighbours(&images, &feats, 2, &[1, 0], 2, &classes).unwrap();
+    let s = plot::TILE_SCALE;
+    let green = |row, col| tile_pixel(&fig, plot::tile_origin(row, col), s, (4, 4))[1];
+    assert_eq!([green(0, 0), green(0, 1), green(0, 2)], [40, 120, 160]);
+    assert_eq!([green(1, 0), green(1, 1), green(1, 2)], [0, 80, 160]);
+    assert!(plot::neighbours(&images, &feats[1..], 2, &[0], 2, &classes).is_err());
+    assert!(plot::neighbours(&images, &feats, 2, &[5], 2, &classes).is_err());
+}
+
+#[test]
+fn occlusion_finds_the_part_the_score_depends_on() {
+    // A score that reads only the 4x4 square at rows 12..16, columns 20..24 of channel 1.
+    let image = vec![1.0f32; 3072];
+    let score = |x: &[f32]| -> f32 {
+        (12..16)
+            .flat_map(|y| (20..24).map(move |c| (y, c)))
+            .map(|(y, c)| x[(32 + y) * 32 + c])
+            .sum()
+    };
+    let (map, side) = plot::occlusion_map(&image, (8, 4, 0.0), score).unwrap();
+    assert_eq!(side, 7); // (32 - 8) / 4 + 1
+                         // The patch at row 3, column 5 covers rows 12..20, columns 20..28: the whole square.
+    assert_eq!(map[3 * side + 5], 16.0);
+    // The patch at row 2, column 4 covers rows 8..16, columns 16..24: the whole square too.
+    assert_eq!(map[2 * side + 4], 16.0);
+    // Row 3, column 4 (rows 12..20, columns 16..24) as well; row 1 (rows 4..12) misses it.
+    assert_eq!(map[3 * side + 4], 16.0);
+    assert!(map[side..2 * side].iter().all(|&v| v == 0.0));
+    // Rows 2 and 3 and columns 4 and 5 are the only patches that touch it.
+    assert_eq!(map[2 * side + 5], 16.0);
+    assert_eq!(map.iter().filter(|&&v| v > 0.0).count(), 4);
+    assert!(plot::occlusion_map(&image[1..], (8, 4, 0.0), score).is_err());
+    assert!(plot::occlusion_map(&image, (0, 4, 0.0), score).is_err());
+
+    let pixels = striped([0, 100, 100]);
+    let fig = plot::occlusion(&pixels, &map, side, "occlusion").unwrap();
+    let (x0, y0) = plot::input_origin();
+    let s = plot::INPUT_SCALE;
+    assert_eq!(tile_pixel(&fig, (x0, y0), s, (10, 3)), [80, 100, 100]);
+    // The map panel to the right of the image: bright over the square, dark elsewhere.
+    let x_map = x0 * 2 + 32 * s;
+    let cell = 32 * s / side as u32;
+    let map_px = |i: u32, j: u32| fig.pixel(x_map + j * cell + cell / 2, y0 + i * cell + cell / 2);
+    assert_eq!(map_px(3, 5), plot::viridis(1.0));
+    assert_eq!(map_px(0, 0), plot::viridis(0.0));
+    assert!(plot::occlusion(&pixels, &map[1..], side, "bad").is_err());
+}
+
+#[test]
+fn the_input_is_shown_beside_its_maps() {
+    let pixels = striped([0, 30, 60]);
+    let maps: Vec<f32> = (0..4 * 16 * 16).map(|i| i as f32).collect();
+    let alone = plot::feature_maps(&maps, (4, 16, 16), "pooled").unwrap();
+    let fig = plot::image_and_maps(&pixels, &maps, (4, 16, 16), "pooled").unwrap();
+    let (x0, y0) = plot::input_origin();
+    let s = plot::INPUT_SCALE;
+    assert_eq!(tile_pixel(&fig, (x0, y0), s, (31, 31)), [248, 30, 60]);
+    let left = fig.width - alone.width;
+    assert_eq!(fig.height, alone.height.max(y0 + 32 * s + 10));
+    for (x, y) in [
+        (5, 5),
+        (alone.width / 2, alone.height / 2),
+        (alone.width - 1, 60),
+    ] {
+        assert_eq!(
+            fig.pixel(left + x, y),
+            alone.pixel(x, y),
+            "maps at ({x}, {y})"
+        );
+    }
+    assert!(plot::image_and_maps(&pixels, &maps[1..], (4, 16, 16), "x").is_err());
+}
+
+#[test]
+fn each_scaled_maps_stretch_every_map_over_its_own_range() {
+    // Map 0 (an image, 0..1) and map 1 (a filter response, 0..4), 4x4 each.
+    let mut maps = vec![0.0f32; 2 * 16];
+    maps[5] = 1.0; // map 0, row 1, column 1
+    maps[16 + 10] = 4.0; // map 1, row 2, column 2
+    maps[16 + 11] = 2.0;
+    let scale = plot::map_scale(4);
+    let side = 4 * scale;
+    let px = |fig: &Figure, k: usize, (x, y): (u32, u32)| {
+        let (x0, y0) = plot::map_tile_origin(k, 2, side);
+        fig.pixel(x0 + x * scale + scale / 2, y0 + y * scale + scale / 2)
+    };
+    let shared = plot::feature_maps(&maps, (2, 4, 4), "one scale").unwrap();
+    assert_eq!(
+        px(&shared, 0, (1, 1)),
+        plot::viridis(0.25),
+        "the image is dark"
+    );
+    let each = plot::feature_maps_each_scaled(&maps, (2, 4, 4), "each its own").unwrap();
+    assert_eq!(
+        px(&each, 0, (1, 1)),
+        plot::viridis(1.0),
+        "the image is bright"
+    );
+    assert_eq!(px(&each, 1, (2, 2)), plot::viridis(1.0));
+    assert_eq!(px(&each, 1, (3, 2)), plot::viridis(0.5));
+    assert_eq!(px(&each, 1, (0, 0)), plot::viridis(0.0));
+    assert!(plot::feature_maps_each_scaled(&maps[1..], (2, 4, 4), "bad").is_err());
+}
+
+#[test]
+fn a_long_title_widens_the_figure_to_fit_but_no_more() {
+    let maps = vec![0.5f32; 4 * 4 * 4];
+    let short = plot::feature_maps(&maps, (4, 4, 4), "maps").unwrap();
+    let title = "a title much longer than four small maps are wide, to be read whole";
+    let long = plot::feature_maps(&maps, (4, 4, 4), title).unwrap();
+    assert!(long.width > short.width);
+    // The title's last letters are drawn, and the figure ends soon after them.
+    let right = long.width - 110; // the colour bar's column starts here
+    assert!(
+        has_ink(&long, (right - 60, 10, right, 40)),
+        "the end of the title"
+    );
+    // The title starts at x = 10 and leaves a 10-pixel margin.
+    assert!(
+        !has_ink(&long, (right - 8, 10, right, 40)),
+        "little room to spare"
+    );
+    assert!(has_ink(&long, (right - 30, 10, right - 10, 40)));
+}
