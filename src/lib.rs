@@ -5,7 +5,9 @@
 //! - [`layers`]: the convolution, pooling, flatten and local-response-norm layers, with
 //!   their sizes in their types, on stable Rust.
 //! - [`model`]: the three networks (`paper`, `article`, `cifar`) and their layer tables.
-//! - [`bench`]: timing of training steps and inference.
+//! - [`reference`](mod@reference): what each layer computes, as plain loops (the tests and notebooks
+//!   check the fast layers against them).
+//! - [`bench`](mod@bench): timing of training steps and inference.
 //!
 //! Start with `use alexnet_lab::prelude::*;`.
 
@@ -17,6 +19,7 @@ pub mod layers;
 pub mod model;
 pub mod plot;
 pub mod prelude;
+pub mod reference;
 pub mod train;
 
 pub use error::{Error, Result};

@@ -6,6 +6,6 @@ pub use crate::layers::builders::{BatchNorm2D, Linear};
 pub use crate::layers::{
     builders, AvgPool2D, Conv2D, Flatten, LabDevice, LocalResponseNorm, MaxPool2D,
 };
-pub use crate::model::{summary, Article, Cifar, ModelName, Paper, Summary};
+pub use crate::model::{summary, Article, Cifar, ConvBnRelu, ModelName, Paper, Summary};
 pub use dfdx::optim::{Adam, AdamConfig, Momentum, Sgd, SgdConfig, WeightDecay};
 pub use dfdx::prelude::*;

@@ -1,11 +1,11 @@
 //! Every layer, on both paths (the CPU kernels and the device-generic dfdx-ops path),
-//! against naive loops (forward and backward) and finite differences.
-
-mod reference;
+//! against the crate's naive loops (`alexnet_lab::reference`, forward and backward) and
+//! finite differences; and the loops themselves against finite differences.
 
 use alexnet_lab::layers::{generic, spec::*};
 use alexnet_lab::prelude::*;
-use reference::*;
+use alexnet_lab::reference::softmax;
+use alexnet_lab::reference::*;
 
 /// A tensor of `f32` on the CPU, without a tape.
 type Cpu32<S> = Tensor<S, f32, Cpu>;
@@ -281,8 +281,12 @@ macro_rules! pool_case {
             let (xv, rv) = (to64(&x.as_vec()), to64(&r.as_vec()));
             let reference = |x: &[f64]| pool_forward($max, $b * $c, $h, $k, $s, $os, x);
             let want_y = reference(&xv);
-            // The pooling gradient is piecewise linear: the finite difference is exact here.
-            let want_gx = finite_diff(&xv, &rv, reference);
+            // Where the gradient goes, by the loops; the pooling gradient is piecewise
+            // linear, so finite differences agree with it here.
+            let want_gx = pool_backward($max, $b * $c, $h, $k, $s, $os, &xv, &rv);
+            let fd = finite_diff(&xv, &rv, reference);
+            let want32: Vec<f32> = want_gx.iter().map(|&v| v as f32).collect();
+            assert_close("loops gx vs finite differences", &want32, &fd, 1e-6);
 
             let y = $layer::<$k, $s, $os>.forward(x.leaky_trace());
             assert_close("cpu y", &y.retaped::<NoneTape>().as_vec(), &want_y, 1e-5);
@@ -603,28 +607,12 @@ fn linear_matches_naive_loops_on_both_paths_and_takes_one_sample() {
         to64(&fc.bias.as_vec()),
         to64(&r.as_vec()),
     );
-    // y[n, o] = b[o] + sum_i w[o, i] x[n, i]; loss = sum y * r. Big enough that the CPU path
-    // splits rows and columns into several blocks, the last one partial.
-    let (n_n, i_n, o_n) = (5, 40, 70);
-    let mut want_y = vec![0f64; n_n * o_n];
-    let (mut gx, mut gw, mut gb) = (
-        vec![0f64; n_n * i_n],
-        vec![0f64; o_n * i_n],
-        vec![0f64; o_n],
-    );
-    for n in 0..n_n {
-        for o in 0..o_n {
-            want_y[n * o_n + o] = bv[o]
-                + (0..i_n)
-                    .map(|i| wv[o * i_n + i] * xv[n * i_n + i])
-                    .sum::<f64>();
-            gb[o] += rv[n * o_n + o];
-            for i in 0..i_n {
-                gx[n * i_n + i] += rv[n * o_n + o] * wv[o * i_n + i];
-                gw[o * i_n + i] += rv[n * o_n + o] * xv[n * i_n + i];
-            }
-        }
-    }
+    // Big enough that the CPU path splits rows and columns into several blocks, the last
+    // one partial.
+    let sizes = (5, 40, 70);
+    let want_y = linear_forward(sizes, &xv, &wv, &bv);
+    let (gx, gw, gb) = linear_backward(sizes, &xv, &wv, &rv);
+    let o_n = sizes.2;
     assert_close(
         "y (inference)",
         &fc.forward(x.clone()).as_vec(),
@@ -662,4 +650,188 @@ fn layers_take_an_empty_batch() {
         dev.zeros_like(&(0, Const, Const, Const));
     assert_eq!(MaxPool2D::<2, 2, 2>.forward(x.clone()).shape().0, 0);
     assert_eq!(MaxPool2D::<3, 1, 2>.forward(x).shape().0, 0);
+}
+
+#[test]
+fn batch_norm_loops_match_the_layer_in_both_modes_and_the_running_statistics() {
+    const B: usize = 3;
+    const C: usize = 4;
+    const P: usize = 6; // 2 x 3 positions
+    let dev = Cpu::seed_from_u64(8);
+    let mut bn = dev.build_module::<builders::BatchNorm2D<C>, f32>();
+    bn.scale.copy_from(&[0.5, 2.0, -1.0, 1.5]);
+    bn.bias.copy_from(&[0.1, -0.3, 0.0, 2.0]);
+    let x: Tensor<Rank4<B, C, 2, 3>, f32, _> = dev.sample_normal::<Rank4<B, C, 2, 3>>() * 4.0 + 3.0;
+    let r: Tensor<Rank4<B, C, 2, 3>, f32, _> = dev.sample_normal();
+    let (xv, scale, shift) = (
+        to64(&x.as_vec()),
+        to64(&bn.scale.as_vec()),
+        to64(&bn.bias.as_vec()),
+    );
+    let eps = bn.epsilon;
+    let stats = batch_norm_train(B, C, P, &xv, &scale, &shift, eps);
+    // Each channel leaves with mean `shift` and standard deviation about |scale|.
+    for ch in 0..C {
+        let vals: Vec<f64> = (0..B)
+            .flat_map(|b| stats.y[(b * C + ch) * P..(b * C + ch + 1) * P].to_vec())
+            .collect();
+        let mean = vals.iter().sum::<f64>() / vals.len() as f64;
+        let sd = (vals.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / vals.len() as f64).sqrt();
+        assert!((mean - shift[ch]).abs() < 1e-9, "channel {ch} mean {mean}");
+        assert!((sd - scale[ch].abs()).abs() < 1e-3, "channel {ch} sd {sd}");
+    }
+    let (mut rm, mut rv) = (
+        to64(&bn.running_mean.as_vec()),
+        to64(&bn.running_var.as_vec()),
+    );
+    update_running_stats((&mut rm, &mut rv), &stats, B * P, bn.momentum);
+
+    let y = bn.forward_mut(x.leaky_trace());
+    assert_close("train y", &y.retaped::<NoneTape>().as_vec(), &stats.y, 1e-4);
+    assert_close("running mean", &bn.running_mean.as_vec(), &rm, 1e-5);
+    assert_close("running var", &bn.running_var.as_vec(), &rv, 1e-5);
+    // The layer's input gradient against finite differences of the loops.
+    let fd = finite_diff(&xv, &to64(&r.as_vec()), |x| {
+        batch_norm_train(B, C, P, x, &scale, &shift, eps).y
+    });
+    let g = (y * r).sum().backward();
+    assert_close("train gx", &g.get(&x).as_vec(), &fd, 1e-3);
+
+    let want = batch_norm_eval(B, C, P, &xv, &scale, &shift, (&rm, &rv), eps);
+    assert_close("eval y", &bn.forward(x).as_vec(), &want, 1e-4);
+}
+
+#[test]
+fn relu_flatten_and_dropout_loops_match_the_layers() {
+    let dev = Cpu::seed_from_u64(4);
+    let x: Tensor<Rank4<2, 3, 2, 4>, f32, _> = dev.sample_normal();
+    let r: Tensor<Rank4<2, 3, 2, 4>, f32, _> = dev.sample_normal();
+    let (xv, rv) = (to64(&x.as_vec()), to64(&r.as_vec()));
+    let y = ReLU.forward(x.leaky_trace());
+    assert_close(
+        "relu",
+        &y.retaped::<NoneTape>().as_vec(),
+        &relu_forward(&xv),
+        0.0,
+    );
+    let g = (y * r).sum().backward();
+    assert_close(
+        "relu gx",
+        &g.get(&x).as_vec(),
+        &relu_backward(&xv, &rv),
+        0.0,
+    );
+
+    let flat: Tensor<Rank2<2, 24>, f32, _> = Flatten::<24>.forward(x.clone());
+    assert_close("flatten", &flat.as_vec(), &flatten(2, (3, 2, 4), &xv), 0.0);
+    // Value (c = 2, i = 1, j = 3) of image 1 is number (2 * 2 + 1) * 4 + 3 = 23 of its row.
+    assert_eq!(flat.array()[1][23], x.array()[1][2][1][3]);
+
+    // Dropout in training: the kept values (all inputs are positive) are doubled.
+    let mut drop = Dropout::default();
+    let ones: Tensor<Rank2<4, 50>, f32, _> = dev.sample_uniform::<Rank2<4, 50>>() + 0.5;
+    let y = drop
+        .forward_mut(ones.leaky_trace())
+        .retaped::<NoneTape>()
+        .as_vec();
+    let keep: Vec<bool> = y.iter().map(|&v| v != 0.0).collect();
+    let kept = keep.iter().filter(|&&k| k).count();
+    assert!(
+        (50..150).contains(&kept),
+        "p = 0.5 keeps about half: {kept}"
+    );
+    assert_close(
+        "dropout",
+        &y,
+        &dropout_forward(&to64(&ones.as_vec()), &keep, 0.5),
+        1e-6,
+    );
+    assert_eq!(
+        drop.forward(ones.clone()).as_vec(),
+        ones.as_vec(),
+        "eval: identity"
+    );
+}
+
+#[test]
+fn softmax_and_cross_entropy_loops_match_dfdx_and_its_gradient() {
+    let dev = Cpu::seed_from_u64(6);
+    let logits: Tensor<Rank2<3, 5>, f32, _> = dev.sample_normal::<Rank2<3, 5>>() * 3.0;
+    let labels = [4usize, 0, 2];
+    let lv = to64(&logits.as_vec());
+    let probs = logits.clone().softmax::<Axis<1>>().as_vec();
+    let want: Vec<f64> = (0..3)
+        .flat_map(|r| softmax(&lv[r * 5..r * 5 + 5]))
+        .collect();
+    assert_close("softmax", &probs, &want, 1e-6);
+    assert!((want[..5].iter().sum::<f64>() - 1.0).abs() < 1e-12);
+
+    let mut onehot = [[0f32; 5]; 3];
+    for (r, &l) in labels.iter().enumerate() {
+        onehot[r][l] = 1.0;
+    }
+    let loss = cross_entropy_with_logits_loss(logits.leaky_trace(), dev.tensor(onehot));
+    let want = cross_entropy(5, &lv, &labels);
+    assert_close("loss", &[loss.array()], &[want], 1e-6);
+    let g = loss.backward();
+    let want_g = cross_entropy_backward(5, &lv, &labels);
+    assert_close("gradient", &g.get(&logits).as_vec(), &want_g, 1e-6);
+    let fd = finite_diff(&lv, &[1.0], |z| vec![cross_entropy(5, z, &labels)]);
+    let want32: Vec<f32> = want_g.iter().map(|&v| v as f32).collect();
+    assert_close("gradient vs finite differences", &want32, &fd, 1e-6);
+}
+
+#[test]
+fn sgd_momentum_loop_matches_the_crates_optimizer() {
+    use alexnet_lab::train::{Optimizer, OptimizerKind};
+    let dev = Cpu::seed_from_u64(9);
+    let mut fc = dev.build_module::<Linear<3, 2>, f32>();
+    let hp = (0.1, 0.9, 0.01); // lr, momentum, weight decay
+    let mut opt = Optimizer::new(OptimizerKind::Sgd, hp.0, hp.1, hp.2);
+    let mut w = to64(&fc.weight.as_vec());
+    let mut velocity = vec![0.0; w.len()];
+    for step in 0..3 {
+        let x: Tensor<Rank2<4, 3>, f32, _> = dev.sample_normal();
+        let grads = fc.forward(x.leaky_trace()).square().sum().backward();
+        let g = to64(&grads.get(&fc.weight).as_vec());
+        sgd_momentum_step(&mut w, &g, &mut velocity, hp);
+        opt.step(&mut fc, &grads).unwrap();
+        assert_close(&format!("step {step}"), &fc.weight.as_vec(), &w, 1e-5);
+    }
+}
+
+#[test]
+fn dense_and_conv_loops_match_finite_differences() {
+    let dev = Cpu::seed_from_u64(2);
+    let v = |n: usize| to64(&dev.sample_normal_like(&(n,)).as_vec());
+    let (x, w, b, r) = (v(2 * 3), v(4 * 3), v(4), v(2 * 4));
+    let sizes = (2, 3, 4);
+    let (gx, gw, gb) = linear_backward(sizes, &x, &w, &r);
+    let f32s = |v: &[f64]| v.iter().map(|&a| a as f32).collect::<Vec<_>>();
+    let fd = finite_diff(&x, &r, |x| linear_forward(sizes, x, &w, &b));
+    assert_close("dense gx", &f32s(&gx), &fd, 1e-6);
+    let fd = finite_diff(&w, &r, |w| linear_forward(sizes, &x, w, &b));
+    assert_close("dense gw", &f32s(&gw), &fd, 1e-6);
+    let fd = finite_diff(&b, &r, |b| linear_forward(sizes, &x, &w, b));
+    assert_close("dense gb", &f32s(&gb), &fd, 1e-6);
+
+    let s = Conv {
+        b: 1,
+        c: 4,
+        o: 2,
+        k: 3,
+        s: 2,
+        p: 1,
+        g: 2,
+        h: 5,
+        os: 3,
+    };
+    let (x, w, b, r) = (v(4 * 25), v(2 * 2 * 9), v(2), v(2 * 9));
+    let (gx, gw, gb) = conv_backward(s, &x, &w, &r);
+    let fd = finite_diff(&x, &r, |x| conv_forward(s, x, &w, &b));
+    assert_close("conv gx", &f32s(&gx), &fd, 1e-6);
+    let fd = finite_diff(&w, &r, |w| conv_forward(s, &x, w, &b));
+    assert_close("conv gw", &f32s(&gw), &fd, 1e-6);
+    let fd = finite_diff(&b, &r, |b| conv_forward(s, &x, &w, b));
+    assert_close("conv gb", &f32s(&gb), &fd, 1e-6);
 }

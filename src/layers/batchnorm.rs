@@ -20,6 +20,10 @@ pub mod builder {
 /// instead of a chain of single-threaded ops. As in dfdx, `forward` (no tape) is evaluation
 /// and `forward_mut` (traced input) is training.
 ///
+/// What it computes, as plain loops: [`crate::reference::batch_norm_train`],
+/// [`crate::reference::batch_norm_eval`] and [`crate::reference::update_running_stats`];
+/// the tests check that this fast layer equals them.
+///
 /// Taught in `notebooks/05-batch-normalization.ipynb`.
 #[derive(Clone, Debug)]
 pub struct BatchNorm2D<const C: usize, E: Dtype, D: Storage<E>> {

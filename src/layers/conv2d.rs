@@ -68,6 +68,9 @@ pub mod builder {
 /// let y = conv.forward(dev.zeros::<Rank4<1, 3, 227, 227>>()); // 55, not 56
 /// ```
 ///
+/// What it computes, as plain loops: [`crate::reference::conv_forward`] and
+/// [`crate::reference::conv_backward`]; the tests check that this fast layer equals them.
+///
 /// Taught in `notebooks/02-convolution.ipynb`.
 #[derive(Clone, Debug)]
 pub struct Conv2D<

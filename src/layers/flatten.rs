@@ -12,6 +12,9 @@ use dfdx::prelude::*;
 /// let y: Tensor<Rank2<2, 9216>, f32, _> = Flatten::<9216>.forward(x); // 256 * 6 * 6
 /// ```
 ///
+/// The order it lays values out in, as plain loops: [`crate::reference::flatten`] (channel
+/// by channel, each row by row); a test checks that this layer equals it.
+///
 /// Taught in `notebooks/06-flatten-dense-dropout.ipynb`.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Flatten<const N: usize>;

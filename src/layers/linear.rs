@@ -29,6 +29,9 @@ pub mod builder {
 /// assert!((y.array()[0][1] - (w[1].iter().sum::<f32>() + b[1])).abs() < 1e-6);
 /// ```
 ///
+/// What it computes, as plain loops: [`crate::reference::linear_forward`] and
+/// [`crate::reference::linear_backward`]; the tests check that this fast layer equals them.
+///
 /// Taught in `notebooks/06-flatten-dense-dropout.ipynb`.
 #[derive(Clone, Debug)]
 pub struct Linear<const IN: usize, const OUT: usize, E: Dtype, D: Storage<E>> {

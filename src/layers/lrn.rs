@@ -21,6 +21,11 @@ use dfdx::prelude::*;
 /// let expected = 1.0 / (2.0f32 + 5e-4).powf(0.75);
 /// assert!((y.array()[0][50][0][0] - expected).abs() < 1e-6);
 /// ```
+///
+/// What it computes, as plain loops: [`crate::reference::lrn_forward`]; the tests check
+/// that this fast layer equals it (and its gradient equals finite differences).
+///
+/// Taught in `notebooks/07-alexnet.ipynb`, where the `paper` model appears.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct LocalResponseNorm<const SIZE: usize = 5>;
 

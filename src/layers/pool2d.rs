@@ -16,12 +16,20 @@ use dfdx::prelude::*;
 /// let y: Tensor<Rank4<1, 96, 27, 27>, f32, _> = MaxPool2D::<3, 2, 27>.forward(x);
 /// ```
 ///
+/// What it computes, as plain loops: [`crate::reference::pool_forward`] and, for where the
+/// gradient goes (to the window's largest input), [`crate::reference::pool_backward`]; the
+/// tests check that this fast layer equals them.
+///
 /// Taught in `notebooks/04-pooling.ipynb`.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct MaxPool2D<const K: usize, const STRIDE: usize, const OUT_SIZE: usize>;
 
 /// Average pooling: the mean of each `K x K` window (shown beside [`MaxPool2D`] to contrast).
 /// PyTorch: `nn.AvgPool2d(K, STRIDE)`.
+///
+/// What it computes, as plain loops: [`crate::reference::pool_forward`] and
+/// [`crate::reference::pool_backward`] (each input gets an equal share of the gradient).
+/// Taught in `notebooks/04-pooling.ipynb`.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct AvgPool2D<const K: usize, const STRIDE: usize, const OUT_SIZE: usize>;
 

@@ -1,0 +1,55 @@
+//! Checking one computation against another: finite differences and closeness.
+
+/// The gradient of `sum(f(v) * r)` with respect to every entry of `v`, by central finite
+/// differences: nudge one entry up and down by `1e-4` and see how the weighted sum moves.
+///
+/// `r` plays the gradient arriving from the layers above, so this is what a layer's
+/// backward pass must return for the input `v`. Slow (two calls of `f` per entry), exact
+/// enough in `f64` to check a backward pass written by hand.
+pub fn finite_diff(v: &[f64], r: &[f64], f: impl Fn(&[f64]) -> Vec<f64>) -> Vec<f64> {
+    let eps = 1e-4;
+    let loss = |v: &[f64]| f(v).iter().zip(r).map(|(a, b)| a * b).sum::<f64>();
+    let mut v = v.to_vec();
+    (0..v.len())
+        .map(|i| {
+            let orig = v[i];
+            v[i] = orig + eps;
+            let up = loss(&v);
+            v[i] = orig - eps;
+            let down = loss(&v);
+            v[i] = orig;
+            (up - down) / (2.0 * eps)
+        })
+        .collect()
+}
+
+/// The largest `|got - want|` over all entries (infinite when the lengths differ).
+pub fn max_abs_diff(got: &[f32], want: &[f64]) -> f64 {
+    if got.len() != want.len() {
+        return f64::INFINITY;
+    }
+    got.iter()
+        .zip(want)
+        .map(|(&g, &w)| (g as f64 - w).abs())
+        .fold(0.0, f64::max)
+}
+
+/// Asserts that `got` (what a layer computed, in `f32`) and `want` (the loops, in `f64`)
+/// agree within `tol * (1 + |want|)` everywhere.
+///
+/// # Panics
+/// When the lengths differ or an entry is off, naming `what`, the index and both values.
+pub fn assert_close(what: &str, got: &[f32], want: &[f64], tol: f64) {
+    assert_eq!(got.len(), want.len(), "{what}: length");
+    for (i, (&g, &w)) in got.iter().zip(want).enumerate() {
+        assert!(
+            (g as f64 - w).abs() <= tol * (1.0 + w.abs()),
+            "{what}[{i}]: got {g}, want {w}"
+        );
+    }
+}
+
+/// `f32` values (what `tensor.as_vec()` gives) as `f64`.
+pub fn to64(v: &[f32]) -> Vec<f64> {
+    v.iter().map(|&x| x as f64).collect()
+}
