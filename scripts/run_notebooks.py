@@ -35,9 +35,10 @@ def texts(output):
         yield "\n".join(output.get("traceback", [])) + output.get("evalue", "")
 
 
-# What a compile error looks like in a cell's output: rustc's code (`error[E0308]`), or the
-# layers' own const-assert message.
-COMPILE_ERROR = re.compile(r"error\[E\d{4}\]|wrong OUT_SIZE")
+# What a compile error looks like in a cell's output: rustc's code (`error[E0308]`, which evcxr
+# prints as `[E0308] Error: ...`), or a size check the compiler evaluated (`const { assert!(..) }`:
+# the layers' 'wrong OUT_SIZE', "evaluation panicked: ..."). A panic at run time says "panicked at".
+COMPILE_ERROR = re.compile(r"\[E\d{4}\]|wrong OUT_SIZE|evaluation panicked|erroneous constant encountered")
 
 
 def lessons_then_solutions():
@@ -57,7 +58,7 @@ def check(nb, name):
             # A lesson about a compile error: it must fail to compile, and show the error.
             if not any(COMPILE_ERROR.search(t) for out in outs for t in texts(out)):
                 problems.append(f"{name} cell {i}: tagged compile-error but shows no compile error "
-                                "(no error[E....] and no 'wrong OUT_SIZE')")
+                                "(no [E....] code and no failed size check)")
             continue
         for out in outs:
             if out.get("output_type") == "error":
