@@ -209,3 +209,175 @@ fn a_png_of_any_size_reads_back_as_a_32x32_image() {
     );
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+/// A 3x32x32 image of one colour, with a gradient along x in the red channel (so a flip
+/// shows), and its mirror image.
+fn striped(color: [u8; 3]) -> Vec<u8> {
+    let mut img = vec![0u8; 3072];
+    for c in 0..3 {
+        for y in 0..32 {
+            for x in 0..32 {
+                img[(c * 32 + y) * 32 + x] = if c == 0 { (x * 8) as u8 } else { color[c] };
+            }
+        }
+    }
+    img
+}
+
+/// The colour of image pixel `(x, y)` of the tile that starts at `origin`, scaled by `s`.
+fn tile_pixel(fig: &Figure, origin: (u32, u32), s: u32, (x, y): (u32, u32)) -> [u8; 3] {
+    fig.pixel(origin.0 + x * s + s / 2, origin.1 + y * s + s / 2)
+}
+
+#[test]
+fn mistakes_file_each_wrong_image_under_its_guess_and_caption_its_true_class() {
+    use alexnet_lab::data::Images;
+    let classes: Vec<String> = ["cat", "dog", "ship"].map(String::from).to_vec();
+    let mut images = Images::default();
+    let colors = [[0, 10, 20], [0, 200, 30], [0, 50, 250], [0, 120, 120]];
+    for (&c, label) in colors.iter().zip([0u8, 1, 2, 1]) {
+        images.push(&striped(c), label);
+    }
+    // Image 0 right; image 1 (a dog) guessed ship; image 2 (a ship) guessed cat; image 3
+    // (a dog) guessed ship.
+    let guesses = [0, 2, 0, 2];
+    let fig = plot::mistakes(&images, &guesses, &classes, 4).unwrap();
+    let s = plot::TILE_SCALE;
+    let at = |row, col| tile_pixel(&fig, plot::tile_origin(row, col), s, (3, 5));
+    assert_eq!(at(0, 0), [24, 50, 250], "row 'guessed cat' holds the ship");
+    assert_eq!(
+        at(2, 0),
+        [24, 200, 30],
+        "row 'guessed ship' holds the first dog"
+    );
+    assert_eq!(at(2, 1), [24, 120, 120], "then the second dog");
+    assert_eq!(at(1, 0), [255, 255, 255], "nothing was guessed dog wrongly");
+    assert_eq!(at(0, 1), [255, 255, 255], "the right answer is not shown");
+    let (x, y) = plot::tile_origin(0, 0);
+    let below = (x, y + 32 * s + 2, x + 32 * s, y + 32 * s + 22);
+    assert!(
+        has_ink(&fig, below),
+        "each tile is captioned with its true class"
+    );
+    assert!(has_ink(&fig, (10, 10, 500, 45)), "its own title");
+    assert!(plot::mistakes(&images, &guesses[..3], &classes, 4).is_err());
+}
+
+#[test]
+fn augmentations_show_the_original_then_crops_and_flips_of_it() {
+    let img = striped([0, 90, 180]);
+    let fig = plot::augmentations(&img, 0, 6, 3).unwrap();
+    let s = plot::TILE_SCALE;
+    let red = |col: u32, x: u32| tile_pixel(&fig, plot::tile_origin(0, col), s, (x, 7))[0];
+    assert_eq!(red(0, 5), 40, "the first tile is the original");
+    // Without padding a crop is the whole image: each variant is the image or its mirror,
+    // and with 6 draws both occur.
+    let flipped: Vec<bool> = (1..=6)
+        .map(|col| {
+            let (a, b) = (red(col, 5), red(col, 26));
+            assert!(
+                (a, b) == (40, 208) || (a, b) == (208, 40),
+                "tile {col}: {a} {b}"
+            );
+            a == 208
+        })
+        .collect();
+    assert!(flipped.contains(&true) && flipped.contains(&false));
+    assert_eq!(fig, plot::augmentations(&img, 0, 6, 3).unwrap(), "seeded");
+    // With padding 4 some crops shift the image and bring in black borders.
+    let fig = plot::augmentations(&img, 4, 8, 1).unwrap();
+    let corners = (1..=8u32).flat_map(|c| {
+        [(0, 0), (31, 31), (0, 31), (31, 0)]
+            .map(|p| tile_pixel(&fig, plot::tile_origin(0, c), s, p))
+    });
+    assert!(corners.into_iter().any(|p| p == [0, 0, 0]));
+    assert!(plot::augmentations(&img[1..], 4, 3, 0).is_err());
+}
+
+#[test]
+fn nearest_neighbours_are_found_by_feature_distance() {
+    use alexnet_lab::data::Images;
+    // Features on a line: image i at position p[i].
+    let p = [0.0f32, 10.0, 1.0, 9.5, 2.5];
+    let feats: Vec<f32> = p.iter().flat_map(|&v| [v, 0.0]).collect();
+    assert_eq!(plot::nearest(&feats, 2, 0, 2), [2, 4]);
+    assert_eq!(plot::nearest(&feats, 2, 1, 3), [3, 4, 2]);
+    assert!(plot::nearest(&feats, 2, 9, 2).is_empty());
+
+    let mut images = Images::default();
+    for k in 0..5u8 {
+        images.push(&striped([0, 40 * k, 0]), k % 2);
+    }
+    let classes: Vec<String> = ["even", "odd"].map(String::from).to_vec();
+    let fig = plot::neighbours(&images, &feats, 2, &[1, 0], 2, &classes).unwrap();
+    let s = plot::TILE_SCALE;
+    let green = |row, col| tile_pixel(&fig, plot::tile_origin(row, col), s, (4, 4))[1];
+    assert_eq!([green(0, 0), green(0, 1), green(0, 2)], [40, 120, 160]);
+    assert_eq!([green(1, 0), green(1, 1), green(1, 2)], [0, 80, 160]);
+    assert!(plot::neighbours(&images, &feats[1..], 2, &[0], 2, &classes).is_err());
+    assert!(plot::neighbours(&images, &feats, 2, &[5], 2, &classes).is_err());
+}
+
+#[test]
+fn occlusion_finds_the_part_the_score_depends_on() {
+    // A score that reads only the 4x4 square at rows 12..16, columns 20..24 of channel 1.
+    let image = vec![1.0f32; 3072];
+    let score = |x: &[f32]| -> f32 {
+        (12..16)
+            .flat_map(|y| (20..24).map(move |c| (y, c)))
+            .map(|(y, c)| x[(32 + y) * 32 + c])
+            .sum()
+    };
+    let (map, side) = plot::occlusion_map(&image, (8, 4, 0.0), score).unwrap();
+    assert_eq!(side, 7); // (32 - 8) / 4 + 1
+                         // The patch at row 3, column 5 covers rows 12..20, columns 20..28: the whole square.
+    assert_eq!(map[3 * side + 5], 16.0);
+    // The patch at row 2, column 4 covers rows 8..16, columns 16..24: the whole square too.
+    assert_eq!(map[2 * side + 4], 16.0);
+    // Row 3, column 4 (rows 12..20, columns 16..24) as well; row 1 (rows 4..12) misses it.
+    assert_eq!(map[3 * side + 4], 16.0);
+    assert!(map[side..2 * side].iter().all(|&v| v == 0.0));
+    // Rows 2 and 3 and columns 4 and 5 are the only patches that touch it.
+    assert_eq!(map[2 * side + 5], 16.0);
+    assert_eq!(map.iter().filter(|&&v| v > 0.0).count(), 4);
+    assert!(plot::occlusion_map(&image[1..], (8, 4, 0.0), score).is_err());
+    assert!(plot::occlusion_map(&image, (0, 4, 0.0), score).is_err());
+
+    let pixels = striped([0, 100, 100]);
+    let fig = plot::occlusion(&pixels, &map, side, "occlusion").unwrap();
+    let (x0, y0) = plot::input_origin();
+    let s = plot::INPUT_SCALE;
+    assert_eq!(tile_pixel(&fig, (x0, y0), s, (10, 3)), [80, 100, 100]);
+    // The map panel to the right of the image: bright over the square, dark elsewhere.
+    let x_map = x0 * 2 + 32 * s;
+    let cell = 32 * s / side as u32;
+    let map_px = |i: u32, j: u32| fig.pixel(x_map + j * cell + cell / 2, y0 + i * cell + cell / 2);
+    assert_eq!(map_px(3, 5), plot::viridis(1.0));
+    assert_eq!(map_px(0, 0), plot::viridis(0.0));
+    assert!(plot::occlusion(&pixels, &map[1..], side, "bad").is_err());
+}
+
+#[test]
+fn the_input_is_shown_beside_its_maps() {
+    let pixels = striped([0, 30, 60]);
+    let maps: Vec<f32> = (0..4 * 16 * 16).map(|i| i as f32).collect();
+    let alone = plot::feature_maps(&maps, (4, 16, 16), "pooled").unwrap();
+    let fig = plot::image_and_maps(&pixels, &maps, (4, 16, 16), "pooled").unwrap();
+    let (x0, y0) = plot::input_origin();
+    let s = plot::INPUT_SCALE;
+    assert_eq!(tile_pixel(&fig, (x0, y0), s, (31, 31)), [248, 30, 60]);
+    let left = fig.width - alone.width;
+    assert_eq!(fig.height, alone.height.max(y0 + 32 * s + 10));
+    for (x, y) in [
+        (5, 5),
+        (alone.width / 2, alone.height / 2),
+        (alone.width - 1, 60),
+    ] {
+        assert_eq!(
+            fig.pixel(left + x, y),
+            alone.pixel(x, y),
+            "maps at ({x}, {y})"
+        );
+    }
+    assert!(plot::image_and_maps(&pixels, &maps[1..], (4, 16, 16), "x").is_err());
+}

@@ -25,7 +25,17 @@ fn finite_range(values: impl Iterator<Item = f64>) -> (f64, f64) {
     }
 }
 
-/// One panel of lines over a shared x axis.
+/// A tick label for a whole-number axis (epochs): `3` at 3.0, nothing between whole numbers.
+pub(crate) fn whole_number_label(x: f64) -> String {
+    if (x - x.round()).abs() < 1e-6 {
+        format!("{}", x.round() as i64)
+    } else {
+        String::new()
+    }
+}
+
+/// One panel of lines over a shared x axis; `markers` also marks each point and, for
+/// epochs, labels the x axis with whole numbers only.
 fn line_panel(
     area: &Area,
     title: &str,
@@ -42,14 +52,19 @@ fn line_panel(
         .y_label_area_size(75)
         .build_cartesian_2d(xs.0..xs.1, ys.0..ys.1)
         .map_err(plot_err)?;
-    chart
-        .configure_mesh()
-        .x_desc(x_desc)
+    let mut mesh = chart.configure_mesh();
+    mesh.x_desc(x_desc)
         .y_desc(y_desc)
         .axis_desc_style((FONT_FAMILY, 22))
-        .label_style((FONT_FAMILY, 18))
-        .draw()
-        .map_err(plot_err)?;
+        .label_style((FONT_FAMILY, 18));
+    let whole = |x: &f64| whole_number_label(*x);
+    if markers {
+        // One tick per whole number when there are few, else plotters' choice (still whole).
+        let span = (xs.1 - xs.0).ceil() as usize;
+        mesh.x_labels(span.clamp(2, 12) + 1)
+            .x_label_formatter(&whole);
+    }
+    mesh.draw().map_err(plot_err)?;
     for (k, (name, points)) in series.iter().enumerate() {
         let color = PALETTE[k % PALETTE.len()];
         let points: Vec<_> = points.iter().copied().filter(|p| p.1.is_finite()).collect();
@@ -77,7 +92,8 @@ fn line_panel(
     Ok(())
 }
 
-/// Loss and accuracy by epoch, training and validation, side by side.
+/// Loss and accuracy by epoch, training and validation, side by side; the epochs on the x
+/// axis are whole numbers.
 ///
 /// Taught in `notebooks/08-training.ipynb`.
 pub fn curves(history: &History) -> Result<Figure> {
@@ -321,4 +337,15 @@ pub fn function_plot(
     Figure::draw(W, H, |root| {
         line_panel(root, title, ("x", "f(x)"), &series, false)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn epochs_are_labelled_with_whole_numbers_only() {
+        assert_eq!(super::whole_number_label(3.0), "3");
+        assert_eq!(super::whole_number_label(2.999_999_9), "3");
+        assert_eq!(super::whole_number_label(2.5), "");
+        assert_eq!(super::whole_number_label(0.2), "");
+    }
 }

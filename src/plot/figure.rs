@@ -99,6 +99,27 @@ impl Figure {
         out
     }
 
+    /// Several figures side by side, tops aligned, as one.
+    pub fn beside(figures: &[Figure]) -> Figure {
+        let width = figures.iter().map(|f| f.width).sum::<u32>().max(1);
+        let height = figures.iter().map(|f| f.height).max().unwrap_or(1);
+        let mut out = Figure {
+            width,
+            height,
+            rgb: vec![255; (width * height * 3) as usize],
+        };
+        let mut left = 0;
+        for f in figures {
+            for y in 0..f.height {
+                let src = &f.rgb[(y * f.width * 3) as usize..((y + 1) * f.width * 3) as usize];
+                let start = ((y * width + left) * 3) as usize;
+                out.rgb[start..start + src.len()].copy_from_slice(src);
+            }
+            left += f.width;
+        }
+        out
+    }
+
     /// The figure encoded as PNG.
     pub fn png(&self) -> Result<Vec<u8>> {
         let mut out = Vec::new();

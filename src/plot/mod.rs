@@ -5,12 +5,16 @@
 
 mod charts;
 mod figure;
+mod grids;
 mod images;
+mod inside;
 mod maps;
 
 pub use charts::{
     bars, confusion, confusion_layout, curves, function_plot, histogram, per_class_accuracy, top_k,
 };
 pub use figure::{font, viridis, Area, Figure, FONT_FAMILY, PALETTE};
+pub use grids::{augmentations, mistakes, nearest, neighbours, tile_origin, TILE_SCALE};
 pub use images::{grid_tile_origin, image_channels, image_grid, GRID_SCALE};
+pub use inside::{image_and_maps, input_origin, occlusion, occlusion_map, INPUT_SCALE};
 pub use maps::{feature_maps, filters, map_scale, map_tile_origin};

@@ -1,0 +1,231 @@
+//! Grids of captioned images: the network's mistakes, augmentations of one image, and the
+//! nearest neighbours of a few images in a layer's feature space.
+
+use super::figure::{font, plot_err, Figure};
+use crate::data::{random_crop_flip, Images, IMAGE_SIZE};
+use crate::{Error, Result};
+use plotters::prelude::*;
+use rand::rngs::StdRng;
+use rand::SeedableRng;
+
+/// Pixels per image pixel in a captioned grid.
+pub const TILE_SCALE: u32 = 3;
+const TILE: u32 = IMAGE_SIZE as u32 * TILE_SCALE;
+const CAPTION_H: u32 = 24;
+const GAP: u32 = 8;
+const LABEL_W: u32 = 170;
+const TITLE_H: u32 = 50;
+
+/// Where the image of row `row`, column `col` of a captioned grid ([`mistakes`],
+/// [`augmentations`], [`neighbours`]) starts; its caption is drawn just below it.
+pub fn tile_origin(row: u32, col: u32) -> (u32, u32) {
+    (
+        LABEL_W + col * (TILE + GAP),
+        TITLE_H + row * (TILE + CAPTION_H + GAP),
+    )
+}
+
+/// One row of a captioned grid: a label on the left, then `(image, caption)` tiles.
+struct Row<'a> {
+    label: String,
+    tiles: Vec<(&'a [u8], String)>,
+}
+
+fn captioned_grid(title: &str, rows: &[Row]) -> Result<Figure> {
+    let cols = rows.iter().map(|r| r.tiles.len()).max().unwrap_or(0).max(1) as u32;
+    let (w, h) = tile_origin(rows.len() as u32, cols);
+    let width = w.max(600);
+    let mut fig = Figure::draw(width, h + 4, |root| {
+        root.draw(&Text::new(title.to_string(), (10, 10), font(24)))
+            .map_err(plot_err)?;
+        for (r, row) in rows.iter().enumerate() {
+            let (_, y) = tile_origin(r as u32, 0);
+            let pos = (10, (y + TILE / 2 - 10) as i32);
+            root.draw(&Text::new(row.label.clone(), pos, font(20)))
+                .map_err(plot_err)?;
+            for (c, (_, caption)) in row.tiles.iter().enumerate() {
+                let (x, y) = tile_origin(r as u32, c as u32);
+                let pos = (x as i32, (y + TILE + 3) as i32);
+                root.draw(&Text::new(caption.clone(), pos, font(16)))
+                    .map_err(plot_err)?;
+            }
+        }
+        Ok(())
+    })?;
+    let plane = IMAGE_SIZE * IMAGE_SIZE;
+    for (r, row) in rows.iter().enumerate() {
+        for (c, (img, _)) in row.tiles.iter().enumerate() {
+            let size = IMAGE_SIZE as u32;
+            fig.blit(
+                tile_origin(r as u32, c as u32),
+                (size, size),
+                TILE_SCALE,
+                |x, y| {
+                    let i = y as usize * IMAGE_SIZE + x as usize;
+                    [img[i], img[plane + i], img[2 * plane + i]]
+                },
+            );
+        }
+    }
+    Ok(fig)
+}
+
+fn class_name(classes: &[String], k: usize) -> String {
+    classes
+        .get(k)
+        .cloned()
+        .unwrap_or_else(|| format!("class {k}"))
+}
+
+/// The network's mistakes: one row per class it **guessed**, holding up to `per_class`
+/// images it got wrong with that guess, each captioned with its **true** class.
+/// `guesses[i]` is the guess for `images` image `i`.
+///
+/// # Errors
+/// When there is not one guess per image.
+///
+/// Taught in `notebooks/09-what-alexnet-learned.ipynb`.
+pub fn mistakes(
+    images: &Images,
+    guesses: &[usize],
+    classes: &[String],
+    per_class: usize,
+) -> Result<Figure> {
+    if guesses.len() != images.len() {
+        let why = format!("{} guesses for {} images", guesses.len(), images.len());
+        return Err(Error::Invalid {
+            what: "mistakes",
+            why,
+        });
+    }
+    let mut rows: Vec<Row> = (0..classes.len())
+        .map(|k| Row {
+            label: format!("guessed {}", class_name(classes, k)),
+            tiles: Vec::new(),
+        })
+        .collect();
+    for (i, &guess) in guesses.iter().enumerate() {
+        let truth = images.labels[i] as usize;
+        if guess != truth && guess < rows.len() && rows[guess].tiles.len() < per_class {
+            let caption = format!("is {}", class_name(classes, truth));
+            rows[guess].tiles.push((images.image(i), caption));
+        }
+    }
+    let wrong = guesses
+        .iter()
+        .zip(&images.labels)
+        .filter(|(&g, &t)| g != t as usize)
+        .count();
+    let title = format!(
+        "Mistakes ({wrong} of {}): rows are the network's guesses, captions the true classes",
+        images.len()
+    );
+    captioned_grid(&title, &rows)
+}
+
+/// One image and `n` augmentations of it: random `32 x 32` crops of the image padded with
+/// `pad` zero pixels, each flipped left-right half the time (what `--augment` trains on).
+/// The first tile is the original; the same `seed` draws the same crops.
+///
+/// Taught in `notebooks/08-training.ipynb`.
+pub fn augmentations(image: &[u8], pad: usize, n: usize, seed: u64) -> Result<Figure> {
+    check_image(image, "augmentations")?;
+    let mut rng = StdRng::seed_from_u64(seed);
+    let variants: Vec<Vec<u8>> = (0..n)
+        .map(|_| random_crop_flip(image, pad, &mut rng))
+        .collect();
+    let mut tiles = vec![(image, "original".to_string())];
+    tiles.extend(
+        variants
+            .iter()
+            .enumerate()
+            .map(|(k, v)| (v.as_slice(), format!("crop {}", k + 1))),
+    );
+    let rows = [Row {
+        label: String::new(),
+        tiles,
+    }];
+    let title = format!("One image, {n} random crops (padding {pad}) and flips");
+    captioned_grid(&title, &rows)
+}
+
+fn check_image(image: &[u8], what: &'static str) -> Result<()> {
+    if image.len() != 3 * IMAGE_SIZE * IMAGE_SIZE {
+        let why = format!("{} bytes: a 3x32x32 image has 3072", image.len());
+        return Err(Error::Invalid { what, why });
+    }
+    Ok(())
+}
+
+/// The `k` images nearest to image `query` by Euclidean distance between their feature
+/// vectors (`features` holds one row of `dim` values per image), nearest first, the query
+/// itself left out.
+pub fn nearest(features: &[f32], dim: usize, query: usize, k: usize) -> Vec<usize> {
+    let n = features.len().checked_div(dim).unwrap_or(0);
+    if query >= n {
+        return Vec::new();
+    }
+    let q = &features[query * dim..(query + 1) * dim];
+    let mut order: Vec<(f32, usize)> = (0..n)
+        .filter(|&i| i != query)
+        .map(|i| {
+            let row = &features[i * dim..(i + 1) * dim];
+            let d2: f32 = row.iter().zip(q).map(|(a, b)| (a - b) * (a - b)).sum();
+            (d2, i)
+        })
+        .collect();
+    order.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+    order.into_iter().take(k).map(|(_, i)| i).collect()
+}
+
+/// Nearest neighbours in a layer's feature space (cs231n): one row per query image, the
+/// query first, then its `k` nearest images by [`nearest`], each captioned with its class.
+/// Neighbours of the same class in the last hidden layer mean that layer separates the
+/// classes, even where the pixels differ.
+///
+/// # Errors
+/// When `features` is not `dim` values per image, or a query is out of range.
+///
+/// Taught in `notebooks/09-what-alexnet-learned.ipynb`.
+pub fn neighbours(
+    images: &Images,
+    features: &[f32],
+    dim: usize,
+    queries: &[usize],
+    k: usize,
+    classes: &[String],
+) -> Result<Figure> {
+    if dim == 0 || features.len() != dim * images.len() {
+        let why = format!(
+            "{} feature values for {} images of {dim} features",
+            features.len(),
+            images.len()
+        );
+        return Err(Error::Invalid {
+            what: "nearest neighbours",
+            why,
+        });
+    }
+    if let Some(&q) = queries.iter().find(|&&q| q >= images.len()) {
+        let why = format!("query {q}, but there are {} images", images.len());
+        return Err(Error::Invalid {
+            what: "nearest neighbours",
+            why,
+        });
+    }
+    let caption = |i: usize| class_name(classes, images.labels[i] as usize);
+    let rows: Vec<Row> = queries
+        .iter()
+        .map(|&q| {
+            let mut tiles = vec![(images.image(q), caption(q))];
+            let near = nearest(features, dim, q, k);
+            tiles.extend(near.into_iter().map(|i| (images.image(i), caption(i))));
+            Row {
+                label: format!("image {q}"),
+                tiles,
+            }
+        })
+        .collect();
+    let title = format!("Each image (left) and its {k} nearest neighbours in feature space");
+    captioned_grid(&title, &rows)
+}
