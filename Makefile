@@ -1,9 +1,12 @@
 # alexnet-lab: the commands the README names.
-.PHONY: course setup test html build summary bench
+.PHONY: course setup test html build summary bench figures
 
-## Set everything up (idempotent) and open the course in JupyterLab.
+## Set everything up (idempotent) and open the course in JupyterLab. Run as root (a
+## container, a cloud notebook), JupyterLab refuses to start without --allow-root: it is
+## passed then, and said so.
 course: setup
-	.venv/bin/jupyter lab notebooks/
+	@if [ "$$(id -u)" = 0 ]; then echo "running as root: starting JupyterLab with --allow-root"; fi
+	.venv/bin/jupyter lab $$([ "$$(id -u)" = 0 ] && echo --allow-root) notebooks/
 
 ## rust-src, evcxr_jupyter, a Python venv with JupyterLab, the Rust kernel registered.
 setup:
@@ -28,3 +31,8 @@ summary: build
 ## Time the cifar model: training steps and inference, batch 64.
 bench: build
 	./target/release/alexnet bench --model cifar --batch-size 64 --steps 20
+
+## Regenerate the course figures the README shows (assets/figures/*.png) from a network
+## trained briefly on the synthetic set.
+figures:
+	cargo run --release --example gallery -- assets/figures

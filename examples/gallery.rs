@@ -1,86 +1,162 @@
-//! Renders every figure of the course on the synthetic set into a folder, to look at them:
-//! `cargo run --release --example gallery -- /tmp/gallery`.
+//! Regenerates the course figures the README shows, from a `cifar` network trained briefly
+//! on the synthetic set: `make figures`, or
+//! `cargo run --release --example gallery -- [OUT_DIR]` (default `assets/figures`).
 
-use alexnet_lab::data::synthetic;
+use alexnet_lab::data::{one_hot, synthetic, BatchConfig, Batches, Images, Normalization};
 use alexnet_lab::plot;
 use alexnet_lab::prelude::*;
 use alexnet_lab::train::{EpochStats, History};
+use alexnet_lab::{Error, Result};
 
-fn main() -> alexnet_lab::Result<()> {
-    let out = std::path::PathBuf::from(std::env::args().nth(1).unwrap_or_else(|| "gallery".into()));
-    std::fs::create_dir_all(&out).map_err(|e| alexnet_lab::Error::io(&out, e))?;
-    let data = synthetic::generate(10, 2, 0);
-    plot::image_grid(&data.train, &data.classes, 8)?.save(out.join("grid.png"))?;
-    plot::image_channels(&data.train, 3, &data.classes)?.save(out.join("channels.png"))?;
+use std::time::Instant;
 
-    let dev = Cpu::seed_from_u64(0);
-    let model = dev.build_module::<Cifar, f32>();
-    let x: Tensor<Rank4<1, 3, 32, 32>, f32, _> = dev.tensor(
-        data.train
-            .image(0)
-            .iter()
-            .map(|&p| p as f32 / 255.0)
-            .collect::<Vec<_>>(),
+type Model = <Cifar as BuildOnDevice<Cpu, f32>>::Built;
+const EPOCHS: usize = 4;
+
+fn main() -> Result<()> {
+    let out = std::path::PathBuf::from(
+        std::env::args()
+            .nth(1)
+            .unwrap_or_else(|| "assets/figures".into()),
     );
-    let maps = model.0.forward(x); // first block: conv, batch norm, ReLU, pool
-    plot::feature_maps(&maps.as_vec(), (64, 16, 16), "feature maps after block 1")?
-        .save(out.join("maps.png"))?;
-    let w = model.0 .0 .0.weight.as_vec();
-    plot::filters(&w, (64, 3, 3), "first-layer filters (untrained)")?
-        .save(out.join("filters.png"))?;
+    std::fs::create_dir_all(&out).map_err(|e| Error::io(&out, e))?;
+    let data = synthetic::generate(150, 12, 0);
+    let norm = Normalization::from_images(&data.train);
+    let dev = Cpu::seed_from_u64(0);
+    let save = |fig: plot::Figure, name: &str| fig.save(out.join(name));
 
-    let epochs = (1..=8)
-        .map(|e| {
-            let t = e as f64;
-            EpochStats {
-                epoch: e,
-                train_loss: 2.3 / t.sqrt(),
-                train_acc: 1.0 - 0.9 / t.sqrt(),
-                val_loss: 2.2 / t.powf(0.4),
-                val_acc: 0.9 - 0.8 / t.sqrt(),
-                seconds: 1.0,
-                images_per_s: 1.0,
-            }
-        })
-        .collect();
-    plot::curves(&History { epochs })?.save(out.join("curves.png"))?;
-    let confusion: Vec<Vec<usize>> = (0..10)
-        .map(|i| {
-            (0..10)
-                .map(|j| if i == j { 80 } else { (i * 7 + j * 3) % 5 })
-                .collect()
-        })
-        .collect();
-    plot::confusion(&confusion, &data.classes)?.save(out.join("confusion.png"))?;
-    let acc: Vec<f64> = (0..10).map(|i| 0.5 + 0.05 * i as f64).collect();
-    plot::per_class_accuracy(&acc, &data.classes)?.save(out.join("per_class.png"))?;
-    let normal: Tensor<Rank1<4000>, f32, _> = dev.sample_normal();
-    let after = normal.as_vec();
-    let before: Vec<f32> = after.iter().map(|v| 3.0 * v + 2.0).collect();
-    plot::histogram(
-        "Activations before and after batch norm",
-        "activation",
-        &[("before", &before), ("after", &after)],
-        40,
-    )?
-    .save(out.join("histogram.png"))?;
-    plot::function_plot(
-        "ReLU",
-        (-3.0, 3.0),
-        &[("relu(x) = max(0, x)", &|x: f32| x.max(0.0))],
-    )?
-    .save(out.join("relu.png"))?;
-    let logits = [2.0f32, 1.0, 0.1, -1.0];
-    let exp: Vec<f32> = logits.iter().map(|v| v.exp()).collect();
-    let probs: Vec<f32> = exp.iter().map(|v| v / exp.iter().sum::<f32>()).collect();
-    let names: Vec<String> = data.classes[..4].to_vec();
-    plot::bars(
-        "softmax: probabilities that sum to 1",
-        &names,
-        &probs,
-        "probability",
-    )?
-    .save(out.join("softmax.png"))?;
+    save(
+        plot::augmentations(data.train.image(0), 4, 7, 1)?,
+        "augmentations.png",
+    )?;
+    let (model, history) = train(&data.train, &data.test, norm, &dev)?;
+    save(plot::curves(&history)?, "curves.png")?;
+
+    let x = images_tensor(&data.test.slice(0..1), norm, &dev);
+    let block1 = model.0.forward(x.clone()); // [1, 64, 16, 16]
+    let title = "after conv, batch norm, ReLU and 2x2 max pooling: 64 maps of 16x16";
+    save(
+        plot::image_and_maps(data.test.image(0), &block1.as_vec(), (64, 16, 16), title)?,
+        "feature-maps.png",
+    )?;
+
+    let (guesses, features) = guesses_and_features(&model, &data.test, norm, &dev);
+    save(
+        plot::mistakes(&data.test, &guesses, &data.classes, 4)?,
+        "mistakes.png",
+    )?;
+    save(
+        plot::neighbours(&data.test, &features, 1024, &[0, 1, 2, 3], 6, &data.classes)?,
+        "neighbours.png",
+    )?;
+
+    let mut pixels = vec![0f32; 3072];
+    norm.apply(data.test.image(0), &mut pixels);
+    let truth = data.test.labels[0] as usize;
+    let (map, side) = plot::occlusion_map(&pixels, (8, 2, 0.0), |covered| {
+        let x: Tensor<Rank4<1, 3, 32, 32>, f32, _> = dev.tensor(covered.to_vec());
+        model.forward(x).softmax::<Axis<1>>().as_vec()[truth]
+    })?;
+    let title = format!(
+        "covering an 8x8 square: the drop in P({})",
+        data.classes[truth]
+    );
+    save(
+        plot::occlusion(data.test.image(0), &map, side, &title)?,
+        "occlusion.png",
+    )?;
     println!("wrote the figures into {}", out.display());
     Ok(())
+}
+
+/// Every image of `images`, normalised, as one batch.
+fn images_tensor(
+    images: &Images,
+    norm: Normalization,
+    dev: &Cpu,
+) -> Tensor<(usize, Const<3>, Const<32>, Const<32>), f32, Cpu> {
+    let mut pixels = vec![0f32; images.len() * 3072];
+    for (i, chunk) in pixels.chunks_mut(3072).enumerate() {
+        norm.apply(images.image(i), chunk);
+    }
+    dev.tensor_from_vec(pixels, (images.len(), Const, Const, Const))
+}
+
+/// A few epochs of Adam on the training images; the test images stand in for validation.
+fn train(
+    train: &Images,
+    test: &Images,
+    norm: Normalization,
+    dev: &Cpu,
+) -> Result<(Model, History)> {
+    let mut model = dev.build_module::<Cifar, f32>();
+    let mut opt = Adam::new(&model, AdamConfig::default());
+    let mut history = History { epochs: Vec::new() };
+    for epoch in 1..=EPOCHS {
+        let start = Instant::now();
+        let (mut loss_sum, mut correct, mut seen) = (0.0, 0, 0);
+        let cfg = BatchConfig::train(32, false, epoch as u64);
+        for batch in Batches::<32, _>::new(train, norm, cfg, dev.clone()) {
+            let n = batch.labels.len();
+            let grads = model.alloc_grads();
+            let logits = model.forward_mut(batch.images.traced(grads));
+            let guesses = alexnet_lab::train::argmax_rows(&logits.as_vec(), 10);
+            correct += guesses
+                .iter()
+                .zip(&batch.labels)
+                .filter(|(g, l)| g == l)
+                .count();
+            let loss = cross_entropy_with_logits_loss(logits, one_hot::<10, _>(&batch.labels, dev));
+            loss_sum += loss.array() as f64 * n as f64;
+            seen += n;
+            let grads = loss.backward();
+            opt.update(&mut model, &grads)
+                .map_err(|e| Error::Device(format!("{e:?}")))?;
+        }
+        let (val_loss, val_acc) = evaluate(&model, test, norm, dev);
+        let stats = EpochStats {
+            epoch,
+            train_loss: loss_sum / seen as f64,
+            train_acc: correct as f64 / seen as f64,
+            val_loss,
+            val_acc,
+            seconds: start.elapsed().as_secs_f64(),
+            images_per_s: seen as f64 / start.elapsed().as_secs_f64(),
+        };
+        println!(
+            "epoch {epoch}: train loss {:.3}, test accuracy {:.1}%",
+            stats.train_loss,
+            100.0 * val_acc
+        );
+        history.epochs.push(stats);
+    }
+    Ok((model, history))
+}
+
+/// Loss and accuracy on `images` in evaluation mode.
+fn evaluate(model: &Model, images: &Images, norm: Normalization, dev: &Cpu) -> (f64, f64) {
+    let logits = model.forward(images_tensor(images, norm, dev)).as_vec();
+    let labels: Vec<usize> = images.labels.iter().map(|&l| l as usize).collect();
+    let (loss, correct) = alexnet_lab::train::loss_and_correct(&logits, &labels, 10);
+    (loss, correct as f64 / images.len() as f64)
+}
+
+/// The network's guess for every image, and its last hidden layer (1024 values per image).
+fn guesses_and_features(
+    model: &Model,
+    images: &Images,
+    norm: Normalization,
+    dev: &Cpu,
+) -> (Vec<usize>, Vec<f32>) {
+    let x = images_tensor(images, norm, dev);
+    let maps = model.4.forward(
+        model
+            .3
+            .forward(model.2.forward(model.1.forward(model.0.forward(x)))),
+    );
+    let head = &model.5;
+    let hidden = head.2.forward(head.1.forward(head.0.forward(maps))); // [n, 1024]
+    let logits = head.3.forward(hidden.clone());
+    let guesses = alexnet_lab::train::argmax_rows(&logits.as_vec(), 10);
+    (guesses, hidden.as_vec())
 }

@@ -7,12 +7,14 @@
 //! - [`model`]: the three networks (`paper`, `article`, `cifar`) and their layer tables.
 //! - [`reference`](mod@reference): what each layer computes, as plain loops (the tests and notebooks
 //!   check the fast layers against them).
+//! - [`cells`]: models that live across notebook cells ([`cells::renumber`]).
 //! - [`bench`](mod@bench): timing of training steps and inference.
 //!
 //! Start with `use alexnet_lab::prelude::*;`.
 
 pub mod alloc;
 pub mod bench;
+pub mod cells;
 pub mod data;
 pub mod error;
 pub mod layers;

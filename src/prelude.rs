@@ -1,5 +1,6 @@
 //! Everything a notebook needs, in one line: `use alexnet_lab::prelude::*;`.
 
+pub use crate::cells::renumber;
 /// The crate's fused batch norm and fast dense layer, in place of dfdx's (same fields and
 /// behaviour).
 pub use crate::layers::builders::{BatchNorm2D, Linear};

@@ -151,6 +151,12 @@ impl Figure {
     }
 }
 
+/// About how wide `text` is in pixels at font size `size` (DejaVu Sans averages under
+/// 0.6 em per character): enough room for a title.
+pub(crate) fn text_width(text: &str, size: u32) -> u32 {
+    (text.chars().count() as u32 * size * 6).div_ceil(10) + 20
+}
+
 /// Text in the embedded font.
 pub fn font(size: u32) -> TextStyle<'static> {
     register_font();

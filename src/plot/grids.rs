@@ -1,7 +1,7 @@
 //! Grids of captioned images: the network's mistakes, augmentations of one image, and the
 //! nearest neighbours of a few images in a layer's feature space.
 
-use super::figure::{font, plot_err, Figure};
+use super::figure::{font, plot_err, text_width, Figure};
 use crate::data::{random_crop_flip, Images, IMAGE_SIZE};
 use crate::{Error, Result};
 use plotters::prelude::*;
@@ -9,12 +9,12 @@ use rand::rngs::StdRng;
 use rand::SeedableRng;
 
 /// Pixels per image pixel in a captioned grid.
-pub const TILE_SCALE: u32 = 3;
+pub const TILE_SCALE: u32 = 4;
 const TILE: u32 = IMAGE_SIZE as u32 * TILE_SCALE;
-const CAPTION_H: u32 = 24;
-const GAP: u32 = 8;
-const LABEL_W: u32 = 170;
-const TITLE_H: u32 = 50;
+const CAPTION_H: u32 = 22;
+const GAP: u32 = 10;
+const LABEL_W: u32 = 190;
+const TITLE_H: u32 = 70;
 
 /// Where the image of row `row`, column `col` of a captioned grid ([`mistakes`],
 /// [`augmentations`], [`neighbours`]) starts; its caption is drawn just below it.
@@ -31,22 +31,29 @@ struct Row<'a> {
     tiles: Vec<(&'a [u8], String)>,
 }
 
-fn captioned_grid(title: &str, rows: &[Row]) -> Result<Figure> {
+/// `title`: a heading, and a line in smaller type under it.
+fn captioned_grid((title, subtitle): (&str, &str), rows: &[Row]) -> Result<Figure> {
     let cols = rows.iter().map(|r| r.tiles.len()).max().unwrap_or(0).max(1) as u32;
     let (w, h) = tile_origin(rows.len() as u32, cols);
-    let width = w.max(600);
+    let width = w.max(text_width(title, 24)).max(text_width(subtitle, 18));
     let mut fig = Figure::draw(width, h + 4, |root| {
-        root.draw(&Text::new(title.to_string(), (10, 10), font(24)))
+        root.draw(&Text::new(title.to_string(), (10, 8), font(24)))
+            .map_err(plot_err)?;
+        root.draw(&Text::new(subtitle.to_string(), (10, 40), font(18)))
             .map_err(plot_err)?;
         for (r, row) in rows.iter().enumerate() {
             let (_, y) = tile_origin(r as u32, 0);
-            let pos = (10, (y + TILE / 2 - 10) as i32);
-            root.draw(&Text::new(row.label.clone(), pos, font(20)))
-                .map_err(plot_err)?;
+            // The row's label, on two lines when it is long.
+            let (first, second) = row.label.split_once(' ').unwrap_or((&row.label, ""));
+            for (k, line) in [first, second].iter().enumerate() {
+                let pos = (10, (y + TILE / 2 - 20 + 22 * k as u32) as i32);
+                root.draw(&Text::new(line.to_string(), pos, font(18)))
+                    .map_err(plot_err)?;
+            }
             for (c, (_, caption)) in row.tiles.iter().enumerate() {
                 let (x, y) = tile_origin(r as u32, c as u32);
                 let pos = (x as i32, (y + TILE + 3) as i32);
-                root.draw(&Text::new(caption.clone(), pos, font(16)))
+                root.draw(&Text::new(caption.clone(), pos, font(14)))
                     .map_err(plot_err)?;
             }
         }
@@ -77,8 +84,9 @@ fn class_name(classes: &[String], k: usize) -> String {
         .unwrap_or_else(|| format!("class {k}"))
 }
 
-/// The network's mistakes: one row per class it **guessed**, holding up to `per_class`
-/// images it got wrong with that guess, each captioned with its **true** class.
+/// The network's mistakes: one row per class it **guessed** wrongly at least once (in class
+/// order), holding up to `per_class` images it got wrong with that guess, each captioned
+/// with its **true** class.
 /// `guesses[i]` is the guess for `images` image `i`.
 ///
 /// # Errors
@@ -116,11 +124,10 @@ pub fn mistakes(
         .zip(&images.labels)
         .filter(|(&g, &t)| g != t as usize)
         .count();
-    let title = format!(
-        "Mistakes ({wrong} of {}): rows are the network's guesses, captions the true classes",
-        images.len()
-    );
-    captioned_grid(&title, &rows)
+    rows.retain(|r| !r.tiles.is_empty());
+    let title = format!("Mistakes: {wrong} of {} images wrong", images.len());
+    let subtitle = "each row: what the network guessed; under each image: what it really is";
+    captioned_grid((&title, subtitle), &rows)
 }
 
 /// One image and `n` augmentations of it: random `32 x 32` crops of the image padded with
@@ -145,8 +152,9 @@ pub fn augmentations(image: &[u8], pad: usize, n: usize, seed: u64) -> Result<Fi
         label: String::new(),
         tiles,
     }];
-    let title = format!("One image, {n} random crops (padding {pad}) and flips");
-    captioned_grid(&title, &rows)
+    let title = format!("One image, {n} augmentations of it");
+    let subtitle = format!("random 32x32 crops of the image padded by {pad}, half of them flipped");
+    captioned_grid((&title, &subtitle), &rows)
 }
 
 fn check_image(image: &[u8], what: &'static str) -> Result<()> {
@@ -226,6 +234,7 @@ pub fn neighbours(
             }
         })
         .collect();
-    let title = format!("Each image (left) and its {k} nearest neighbours in feature space");
-    captioned_grid(&title, &rows)
+    let title = format!("Nearest neighbours: each image, then the {k} closest to it");
+    let subtitle = format!("closest by the distance between their {dim} features");
+    captioned_grid((&title, &subtitle), &rows)
 }

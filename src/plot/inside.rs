@@ -1,7 +1,7 @@
 //! What the network looks at: an image beside its maps, and an occlusion map (which part of
 //! the image the prediction depends on).
 
-use super::figure::{font, plot_err, viridis, Figure};
+use super::figure::{font, plot_err, text_width, viridis, Figure};
 use super::maps::feature_maps;
 use crate::data::IMAGE_SIZE;
 use crate::{Error, Result};
@@ -21,15 +21,12 @@ pub fn input_origin() -> (u32, u32) {
 /// `INPUT_SCALE` times larger under `title`.
 fn input_panel(image: &[u8], title: &str, extra_width: u32) -> Result<Figure> {
     let side = IMAGE_SIZE as u32 * INPUT_SCALE;
-    let mut fig = Figure::draw(
-        side + 2 * MARGIN + extra_width,
-        TITLE_H + side + MARGIN,
-        |root| {
-            root.draw(&Text::new(title.to_string(), (10, 10), font(24)))
-                .map_err(plot_err)?;
-            Ok(())
-        },
-    )?;
+    let width = (side + 2 * MARGIN + extra_width).max(text_width(title, 24));
+    let mut fig = Figure::draw(width, TITLE_H + side + MARGIN, |root| {
+        root.draw(&Text::new(title.to_string(), (10, 10), font(24)))
+            .map_err(plot_err)?;
+        Ok(())
+    })?;
     let plane = IMAGE_SIZE * IMAGE_SIZE;
     let n = IMAGE_SIZE as u32;
     fig.blit(input_origin(), (n, n), INPUT_SCALE, |x, y| {

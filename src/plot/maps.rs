@@ -1,6 +1,6 @@
 //! Looking inside the network: feature maps as heatmaps, and first-layer filters as colour tiles.
 
-use super::figure::{font, plot_err, viridis, Figure};
+use super::figure::{font, plot_err, text_width, viridis, Figure};
 use crate::{Error, Result};
 use plotters::prelude::*;
 
@@ -53,7 +53,10 @@ pub fn feature_maps(
             (a.min(v), b.max(v))
         });
     let span = if hi > lo { hi - lo } else { 1.0 };
-    let width = (GAP + cols * (tw.max(th) + GAP)).max(300) + BAR_W;
+    let width = (GAP + cols * (tw.max(th) + GAP))
+        .max(300)
+        .max(text_width(title, 24))
+        + BAR_W;
     let height = (TITLE_H + rows * (tw.max(th) + GAP)).max(TITLE_H + 220);
     let mut fig = Figure::draw(width, height, |root| {
         root.draw(&Text::new(title.to_string(), (10, 10), font(24)))
