@@ -1,15 +1,17 @@
 #!/usr/bin/env python3
-"""Executes every notebook in notebooks/ headless on the Rust kernel (evcxr), top to bottom,
-and fails on: a committed notebook with outputs, an error output, a Rust panic in any output,
-or a cell tagged "figure" that shows no image/png. A cell tagged "compile-error" must fail
-with the layer's shape error (07-alexnet shows one on purpose).
+"""Executes every lesson in notebooks/ and then every worked solution in notebooks/solutions/
+headless on the Rust kernel (evcxr), top to bottom, and fails on: a committed notebook with
+outputs, an error output, a Rust panic in any output, or a cell tagged "figure" that shows no
+image/png. A cell tagged "compile-error" must fail to compile, and show the compiler's error
+(an `error[E....]` code, or the layer's 'wrong OUT_SIZE' shape error): the lessons show a few
+on purpose.
 
   .venv/bin/python scripts/run_notebooks.py [--html DIR] [NOTEBOOK ...]
 
 With --html, also writes each executed notebook as HTML (for teachers and for review).
 Training cells read ALEXNET_LAB_QUICK=1 (set here unless already set) to train for seconds.
 """
-import argparse, json, os, sys, time
+import argparse, json, os, re, sys, time
 from pathlib import Path
 
 import nbformat
@@ -33,6 +35,18 @@ def texts(output):
         yield "\n".join(output.get("traceback", [])) + output.get("evalue", "")
 
 
+# What a compile error looks like in a cell's output: rustc's code (`error[E0308]`, which evcxr
+# prints as `[E0308] Error: ...`), or a size check the compiler evaluated (`const { assert!(..) }`:
+# the layers' 'wrong OUT_SIZE', "evaluation panicked: ..."). A panic at run time says "panicked at".
+COMPILE_ERROR = re.compile(r"\[E\d{4}\]|wrong OUT_SIZE|evaluation panicked|erroneous constant encountered")
+
+
+def lessons_then_solutions():
+    """notebooks/NN-*.ipynb in order, then notebooks/solutions/*.ipynb in order."""
+    lessons = sorted((ROOT / "notebooks").glob("[0-9][0-9]-*.ipynb"))
+    return lessons + sorted((ROOT / "notebooks" / "solutions").glob("*.ipynb"))
+
+
 def check(nb, name):
     problems = []
     for i, cell in enumerate(nb.cells):
@@ -41,9 +55,10 @@ def check(nb, name):
         outs = cell.get("outputs", [])
         tags = cell.get("metadata", {}).get("tags", [])
         if "compile-error" in tags:
-            # A lesson about a compile error: it must fail, and for the right reason.
-            if not any("wrong OUT_SIZE" in t for out in outs for t in texts(out)):
-                problems.append(f"{name} cell {i}: tagged compile-error but shows no 'wrong OUT_SIZE' error")
+            # A lesson about a compile error: it must fail to compile, and show the error.
+            if not any(COMPILE_ERROR.search(t) for out in outs for t in texts(out)):
+                problems.append(f"{name} cell {i}: tagged compile-error but shows no compile error "
+                                "(no [E....] code and no failed size check)")
             continue
         for out in outs:
             if out.get("output_type") == "error":
@@ -64,7 +79,7 @@ def main():
     ap.add_argument("--timeout", type=int, default=900, help="seconds per cell")
     args = ap.parse_args()
     os.environ.setdefault("ALEXNET_LAB_QUICK", "1")
-    paths = [Path(p) for p in args.notebooks] or sorted((ROOT / "notebooks").glob("[0-9][0-9]-*.ipynb"))
+    paths = [Path(p) for p in args.notebooks] or lessons_then_solutions()
     failures, passed = [], 0
     for path in paths:
         nb = nbformat.read(path, as_version=4)
