@@ -6,12 +6,16 @@ image/png. A cell tagged "compile-error" must fail to compile, and show the comp
 (an `error[E....]` code, or the layer's 'wrong OUT_SIZE' shape error): the lessons show a few
 on purpose.
 
-  .venv/bin/python scripts/run_notebooks.py [--html DIR] [NOTEBOOK ...]
+  .venv/bin/python scripts/run_notebooks.py [--html DIR] [--report-md FILE] [--report-json FILE] [NOTEBOOK ...]
 
 With --html, also writes each executed notebook as HTML (for teachers and for review).
+Every code cell's wall time is recorded and a latency report printed at the end (per notebook
+and for the course: the first cell, median and 90th percentile of the other cells, the slowest
+cell; cells tagged "training" apart). It is a report, never a failure. --report-md and
+--report-json also write it to a file (markdown table; every cell's time as JSON).
 Training cells read ALEXNET_LAB_QUICK=1 (set here unless already set) to train for seconds.
 """
-import argparse, json, os, re, sys, time
+import argparse, json, os, re, statistics, sys, time
 from pathlib import Path
 
 import nbformat
@@ -72,15 +76,131 @@ def check(nb, name):
     return problems
 
 
+# ---- cell latency report (prints numbers, never fails) ----
+
+TRAINING_TAG = "training"  # cells whose work is long by design, reported apart
+
+
+class CellTimer:
+    """nbclient hooks that record each code cell's wall time, request sent to reply received."""
+
+    def __init__(self):
+        self.seconds, self._started = {}, {}
+
+    def started(self, cell, cell_index, **_):
+        self._started[cell_index] = time.perf_counter()
+
+    def finished(self, cell, cell_index, **_):
+        if cell_index in self._started:
+            self.seconds[cell_index] = time.perf_counter() - self._started.pop(cell_index)
+
+
+def first_line(source):
+    lines = [l.strip() for l in source.splitlines() if l.strip()]
+    line = lines[0] if lines else ""
+    return line if len(line) <= 70 else line[:67] + "..."
+
+
+def percentile(values, q):
+    """Linear interpolation between closest ranks (numpy's default); None when empty."""
+    if not values:
+        return None
+    v = sorted(values)
+    pos = (len(v) - 1) * q / 100
+    lo = int(pos)
+    hi = min(lo + 1, len(v) - 1)
+    return v[lo] + (v[hi] - v[lo]) * (pos - lo)
+
+
+def notebook_timings(name, nb, seconds):
+    """One notebook's cells in order: index, seconds, tags, first line."""
+    cells = []
+    for i, cell in enumerate(nb.cells):
+        if i in seconds:
+            tags = cell.get("metadata", {}).get("tags", [])
+            cells.append({"notebook": name, "cell": i, "seconds": round(seconds[i], 3),
+                          "training": TRAINING_TAG in tags, "first_line": first_line(cell.source)})
+    return {"notebook": name, "cells": cells}
+
+
+def latency_summary(name, timings):
+    """First cell; median, 90th percentile and slowest of the other untagged cells; training cells."""
+    cells = [c for t in timings for c in t["cells"]]
+    firsts = [t["cells"][0] for t in timings if t["cells"]]
+    first_ids = {(c["notebook"], c["cell"]) for c in firsts}
+    others = [c for c in cells if (c["notebook"], c["cell"]) not in first_ids and not c["training"]]
+    training = [c for c in cells if c["training"] and (c["notebook"], c["cell"]) not in first_ids]
+    times = [c["seconds"] for c in others]
+    slowest = max(others, key=lambda c: c["seconds"], default=None)
+    return {
+        "name": name,
+        "first": [c["seconds"] for c in firsts],
+        "cells": len(others),
+        "median": percentile(times, 50),
+        "p90": percentile(times, 90),
+        "slowest": slowest,
+        "training": training,
+        "total": sum(c["seconds"] for c in cells),
+    }
+
+
+def fmt(x):
+    return "-" if x is None else f"{x:.2f}"
+
+
+def latency_markdown(timings):
+    """The report: a row per notebook, a row for the course, the training cells apart."""
+    rows = [latency_summary(t["notebook"], [t]) for t in timings]
+    course = latency_summary("course", timings)
+    head = ("| notebook | first cell (s) | cells | median (s) | p90 (s) | slowest cell (s) | total (s) |\n"
+            "| --- | ---: | ---: | ---: | ---: | --- | ---: |")
+    out = [head]
+    for r in rows:
+        s = r["slowest"]
+        slow = f"{s['seconds']:.2f} `{s['first_line']}`" if s else "-"
+        out.append(f"| {r['name']} | {fmt(r['first'][0] if r['first'] else None)} | {r['cells']} | "
+                   f"{fmt(r['median'])} | {fmt(r['p90'])} | {slow} | {r['total']:.0f} |")
+    s = course["slowest"]
+    firsts = course["first"]
+    first = (f"{fmt(statistics.median(firsts))} median, {fmt(max(firsts))} max" if firsts else "-")
+    slow = f"{s['seconds']:.2f} `{s['first_line']}` ({s['notebook']})" if s else "-"
+    out.append(f"| **course** | {first} | {course['cells']} | **{fmt(course['median'])}** | "
+               f"**{fmt(course['p90'])}** | {slow} | {course['total']:.0f} |")
+    if course["training"]:
+        out.append("")
+        out.append(f"Cells tagged `{TRAINING_TAG}` (long by design, not in the figures above):")
+        out.append("")
+        for c in course["training"]:
+            out.append(f"- {c['notebook']} cell {c['cell']}: {c['seconds']:.2f} s `{c['first_line']}`")
+    return "\n".join(out)
+
+
+def write_latency_report(timings, md_path=None, json_path=None):
+    if not timings:
+        return
+    text = latency_markdown(timings)
+    print("\ncell latency (wall time per cell, seconds; a report, not a test):")
+    print(text, flush=True)
+    if md_path:
+        Path(md_path).write_text(text + "\n")
+    if json_path:
+        body = {"notebooks": timings, "summary": [latency_summary(t["notebook"], [t]) for t in timings]
+                + [latency_summary("course", timings)]}
+        Path(json_path).write_text(json.dumps(body, indent=1) + "\n")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("notebooks", nargs="*")
     ap.add_argument("--html", help="write executed notebooks as HTML into this folder")
     ap.add_argument("--timeout", type=int, default=900, help="seconds per cell")
+    ap.add_argument("--report-md", help="also write the cell latency report (markdown) to this file")
+    ap.add_argument("--report-json", help="also write every cell's wall time (JSON) to this file")
     args = ap.parse_args()
     os.environ.setdefault("ALEXNET_LAB_QUICK", "1")
     paths = [Path(p) for p in args.notebooks] or lessons_then_solutions()
     failures, passed = [], 0
+    timings = []
     for path in paths:
         nb = nbformat.read(path, as_version=4)
         dirty = committed_outputs(nb)
@@ -88,10 +208,13 @@ def main():
             failures.append(f"{path.name}: committed with outputs in cells {dirty}; clear them before committing")
             continue
         start = time.time()
+        timer = CellTimer()
         client = NotebookClient(nb, kernel_name="rust", timeout=args.timeout, startup_timeout=180,
-                                allow_errors=True, resources={"metadata": {"path": str(path.parent)}})
+                                allow_errors=True, resources={"metadata": {"path": str(path.parent)}},
+                                on_cell_execute=timer.started, on_cell_executed=timer.finished)
         try:
             client.execute()
+            timings.append(notebook_timings(path.name, nb, timer.seconds))
         except CellExecutionError as e:  # allow_errors keeps going; this is a kernel-level failure
             failures.append(f"{path.name}: {e}")
             continue
@@ -114,6 +237,7 @@ def main():
             out.mkdir(parents=True, exist_ok=True)
             body, _ = HTMLExporter().from_notebook_node(nb)
             (out / (path.stem + ".html")).write_text(body)
+    write_latency_report(timings, args.report_md, args.report_json)
     for f in failures:
         print(f, file=sys.stderr)
     print(f"notebooks: {passed} passed, {len(paths) - passed} failed")
