@@ -6,7 +6,7 @@
 //! built from dfdx's own differentiable ops and so runs wherever dfdx does.
 
 use super::cpu;
-use super::spec::{BnSpec, ConvSpec, LrnSpec, PoolSpec};
+use super::spec::{BnSpec, ConvSpec, Epilogue, LrnSpec, PoolSpec};
 use dfdx::prelude::*;
 
 /// A training-mode batch norm's output with the batch's per-channel mean and biased variance.
@@ -64,6 +64,36 @@ pub trait LabDevice: Device<f32> {
         a: Vec<f32>,
         b: Vec<f32>,
     ) -> Result<Tensor<S, f32, Self>, Self::Err>;
+
+    /// An evaluation-mode (untraced) convolution with the ReLU and batch norm that follow it
+    /// applied as `epilogue`. By default the separate ops one after another; the CPU applies
+    /// the epilogue as it writes the convolution's output (one pass over memory, not three).
+    fn try_conv2d_eval<Si: Shape, Sw: Shape, Sb: Shape, So: Shape>(
+        spec: ConvSpec,
+        x: Tensor<Si, f32, Self>,
+        w: &Tensor<Sw, f32, Self>,
+        b: &Tensor<Sb, f32, Self>,
+        epilogue: &Epilogue,
+        out_shape: So,
+    ) -> Result<Tensor<So, f32, Self>, Self::Err> {
+        let y = Self::try_conv2d(spec, x, w, b, out_shape)?;
+        let bn = BnSpec {
+            batch: spec.batch,
+            channels: spec.out_channels,
+            plane: spec.out_len(),
+            epsilon: 0.0,
+        };
+        match epilogue {
+            Epilogue::Identity => Ok(y),
+            Epilogue::Relu => y.try_relu(),
+            Epilogue::AffineRelu { a, c } => {
+                Self::try_channel_affine(bn, y, a.clone(), c.clone())?.try_relu()
+            }
+            Epilogue::ReluAffine { a, c } => {
+                Self::try_channel_affine(bn, y.try_relu()?, a.clone(), c.clone())
+            }
+        }
+    }
 }
 
 /// A tensor's values in row-major order, its tape, and the tensor. dfdx's `as_vec` walks a
@@ -125,7 +155,8 @@ impl LabDevice for Cpu {
         let (wv, bv) = (values(w)?, values(b)?);
         let (xg, wg, bg) = (x.ghost(), w.ghost(), b.ghost());
         if cpu::winograd::applies(&spec) {
-            let (out, saved) = cpu::winograd::forward(&spec, &xv, &wv, &bv, T::OWNS_TAPE);
+            let (out, saved) =
+                cpu::winograd::forward(&spec, &xv, &wv, &bv, &Epilogue::Identity, T::OWNS_TAPE);
             drop(xv);
             let out = x.device().try_tensor_from_vec(out, out_shape)?;
             if let Some(saved) = saved {
@@ -136,7 +167,7 @@ impl LabDevice for Cpu {
             }
             return Ok(out.put_tape(tape));
         }
-        let out = cpu::conv::forward(&spec, &xv, &wv, &bv);
+        let out = cpu::conv::forward(&spec, &xv, &wv, &bv, &Epilogue::Identity);
         let out = x.device().try_tensor_from_vec(out, out_shape)?;
         if T::OWNS_TAPE {
             let og = out.ghost();
@@ -245,5 +276,23 @@ impl LabDevice for Cpu {
         let (x, _, xv) = split_values(x)?;
         let y = cpu::bn::affine(&spec, &xv, &a, &b);
         x.device().try_tensor_from_vec(y, *x.shape())
+    }
+
+    fn try_conv2d_eval<Si: Shape, Sw: Shape, Sb: Shape, So: Shape>(
+        spec: ConvSpec,
+        x: Tensor<Si, f32, Self>,
+        w: &Tensor<Sw, f32, Self>,
+        b: &Tensor<Sb, f32, Self>,
+        epilogue: &Epilogue,
+        out_shape: So,
+    ) -> Result<Tensor<So, f32, Self>, Self::Err> {
+        let (x, _, xv) = split_values(x)?;
+        let (wv, bv) = (values(w)?, values(b)?);
+        let out = if cpu::winograd::applies(&spec) {
+            cpu::winograd::forward(&spec, &xv, &wv, &bv, epilogue, false).0
+        } else {
+            cpu::conv::forward(&spec, &xv, &wv, &bv, epilogue)
+        };
+        x.device().try_tensor_from_vec(out, out_shape)
     }
 }
