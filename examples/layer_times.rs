@@ -1,5 +1,7 @@
-//! Per-layer timing of the `cifar` model at batch 64: where an inference pass and a training
-//! step spend their time. `cargo run --release --example layer_times`
+//! Per-layer timing of the `cifar` model at batch 64 and the `article` model at batch 32 (the
+//! batch sizes of the README's comparison): where an inference pass and a training step spend
+//! their time. `cargo run --release --example layer_times -- [cifar|article]` (both without
+//! an argument).
 //!
 //! Each line is the median of 9 runs after 2 warm-ups: the layer's forward pass alone
 //! (inference), and its forward pass with the tape plus the backward pass (training).
@@ -8,7 +10,6 @@ use alexnet_lab::prelude::*;
 use std::time::Instant;
 
 type Img<const C: usize, const S: usize> = Tensor<(usize, Const<C>, Const<S>, Const<S>), f32, Cpu>;
-const B: usize = 64;
 
 /// Median milliseconds of `f` over 9 runs after two warm-ups.
 fn median_ms(mut f: impl FnMut()) -> f64 {
@@ -39,8 +40,40 @@ macro_rules! layer {
     }};
 }
 
+/// Sums the layers' medians as they are printed.
+#[derive(Default)]
+struct Total(f64, f64);
+
+impl Total {
+    fn add(&mut self, (i, t): (f64, f64)) {
+        self.0 += i;
+        self.1 += t;
+    }
+    fn print(&self) {
+        println!("{:<30} {:8.1} {:8.1}", "sum of the layers", self.0, self.1);
+    }
+}
+
 fn main() {
     alexnet_lab::alloc::keep_freed_memory();
+    let which = std::env::args().nth(1);
+    let want = |m: &str| which.as_deref().map_or(true, |w| w == m);
+    if !matches!(which.as_deref(), None | Some("cifar" | "article")) {
+        eprintln!(
+            "layer_times: unknown model {which:?}; give `cifar`, `article` or nothing (both)"
+        );
+        std::process::exit(2);
+    }
+    if want("cifar") {
+        cifar();
+    }
+    if want("article") {
+        article();
+    }
+}
+
+fn cifar() {
+    const B: usize = 64;
     let dev = Cpu::seed_from_u64(0);
     macro_rules! img {
         ($c:literal, $s:literal) => {{
@@ -63,11 +96,8 @@ fn main() {
         "{:<30} {:>8} {:>8}",
         "cifar layer, batch 64 (ms)", "infer", "train"
     );
-    let mut total = (0.0, 0.0);
-    let mut add = |(i, t): (f64, f64)| {
-        total.0 += i;
-        total.1 += t;
-    };
+    let mut total = Total::default();
+    let mut add = |r| total.add(r);
     add(layer!(
         "conv1 3->64 @32",
         dev.build_module::<builders::Conv2D<3, 64, 3, 1, 1, 32>, f32>(),
@@ -136,10 +166,114 @@ fn main() {
         dev.build_module::<Linear<1024, 10>, f32>(),
         f1024
     ));
-    println!(
-        "{:<30} {:8.1} {:8.1}",
-        "sum of the layers", total.0, total.1
-    );
+    total.print();
     let mut model = dev.build_module::<Cifar, f32>();
+    layer!("whole model (no optimizer)", model, x3);
+}
+
+fn article() {
+    const B: usize = 32;
+    let dev = Cpu::seed_from_u64(0);
+    macro_rules! img {
+        ($c:literal, $s:literal) => {{
+            let x: Img<$c, $s> = dev.sample_normal_like(&(B, Const, Const, Const));
+            x
+        }};
+    }
+    let (x3, x96, x96h, x256, x256h, x384, x256s) = (
+        img!(3, 227),
+        img!(96, 55),
+        img!(96, 27),
+        img!(256, 27),
+        img!(256, 13),
+        img!(384, 13),
+        img!(256, 13),
+    );
+    let f9216: Tensor<(usize, Const<9216>), f32, _> = dev.sample_normal_like(&(B, Const));
+    let f4096: Tensor<(usize, Const<4096>), f32, _> = dev.sample_normal_like(&(B, Const));
+    println!(
+        "{:<30} {:>8} {:>8}",
+        "article layer, batch 32 (ms)", "infer", "train"
+    );
+    let mut total = Total::default();
+    let mut add = |r| total.add(r);
+    add(layer!(
+        "conv1 3->96 11x11/4 @55 + relu",
+        dev.build_module::<(builders::Conv2D<3, 96, 11, 4, 0, 55>, ReLU), f32>(),
+        x3
+    ));
+    add(layer!(
+        "batch norm 96 @55",
+        dev.build_module::<BatchNorm2D<96>, f32>(),
+        x96
+    ));
+    add(layer!("max pool 3x3/2 96 @55", MaxPool2D::<3, 2, 27>, x96));
+    add(layer!(
+        "conv2 96->256 5x5 @27 + relu",
+        dev.build_module::<(builders::Conv2D<96, 256, 5, 1, 2, 27>, ReLU), f32>(),
+        x96h
+    ));
+    add(layer!(
+        "batch norm 256 @27",
+        dev.build_module::<BatchNorm2D<256>, f32>(),
+        x256
+    ));
+    add(layer!(
+        "max pool 3x3/2 256 @27",
+        MaxPool2D::<3, 2, 13>,
+        x256
+    ));
+    add(layer!(
+        "conv3 256->384 @13 + relu",
+        dev.build_module::<(builders::Conv2D<256, 384, 3, 1, 1, 13>, ReLU), f32>(),
+        x256h
+    ));
+    add(layer!(
+        "batch norm 384 @13",
+        dev.build_module::<BatchNorm2D<384>, f32>(),
+        x384
+    ));
+    add(layer!(
+        "conv4 384->384 @13 + relu",
+        dev.build_module::<(builders::Conv2D<384, 384, 3, 1, 1, 13>, ReLU), f32>(),
+        x384
+    ));
+    add(layer!(
+        "batch norm 384 @13",
+        dev.build_module::<BatchNorm2D<384>, f32>(),
+        x384
+    ));
+    add(layer!(
+        "conv5 384->256 @13 + relu",
+        dev.build_module::<(builders::Conv2D<384, 256, 3, 1, 1, 13>, ReLU), f32>(),
+        x384
+    ));
+    add(layer!(
+        "batch norm 256 @13",
+        dev.build_module::<BatchNorm2D<256>, f32>(),
+        x256s
+    ));
+    add(layer!(
+        "max pool 3x3/2 256 @13",
+        MaxPool2D::<3, 2, 6>,
+        x256s
+    ));
+    add(layer!(
+        "dense 9216->4096 + relu",
+        dev.build_module::<(Linear<9216, 4096>, ReLU), f32>(),
+        f9216
+    ));
+    add(layer!(
+        "dense 4096->4096 + relu",
+        dev.build_module::<(Linear<4096, 4096>, ReLU), f32>(),
+        f4096
+    ));
+    add(layer!(
+        "dense 4096->10",
+        dev.build_module::<Linear<4096, 10>, f32>(),
+        f4096
+    ));
+    total.print();
+    let mut model = dev.build_module::<Article, f32>();
     layer!("whole model (no optimizer)", model, x3);
 }

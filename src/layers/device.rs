@@ -9,7 +9,7 @@
 
 use super::cpu;
 use super::generic;
-use super::spec::{BnSpec, ConvSpec, LrnSpec, PoolSpec};
+use super::spec::{BnSpec, ConvSpec, Epilogue, LrnSpec, PoolSpec};
 use dfdx::prelude::*;
 use std::cell::Cell;
 
@@ -152,6 +152,45 @@ pub trait LabDevice: Device<f32> + HasErr<Err: DeviceError> {
     /// A device on the same hardware whose random numbers (dropout masks, samples) start
     /// from `seed`.
     fn try_reseeded(&self, seed: u64) -> Result<Self, Self::Err>;
+
+    /// An evaluation-mode (untraced) convolution with the ReLU and batch norm that follow it
+    /// applied as `epilogue`. By default the separate ops one after another; the CPU applies
+    /// the epilogue as it writes the convolution's output (one pass over memory, not three).
+    fn try_conv2d_eval<Si: Shape, Sw: Shape, Sb: Shape, So: Shape>(
+        spec: ConvSpec,
+        x: Tensor<Si, f32, Self>,
+        w: &Tensor<Sw, f32, Self>,
+        b: &Tensor<Sb, f32, Self>,
+        epilogue: &Epilogue,
+        out_shape: So,
+    ) -> Result<Tensor<So, f32, Self>, Self::Err> {
+        conv2d_then_epilogue(spec, x, w, b, epilogue, out_shape)
+    }
+}
+
+/// [`LabDevice::try_conv2d_eval`] as separate ops: the convolution, then its epilogue. What
+/// every device without a fused kernel runs, and the CPU on the generic path.
+fn conv2d_then_epilogue<D: LabDevice, Si: Shape, Sw: Shape, Sb: Shape, So: Shape>(
+    spec: ConvSpec,
+    x: Tensor<Si, f32, D>,
+    w: &Tensor<Sw, f32, D>,
+    b: &Tensor<Sb, f32, D>,
+    epilogue: &Epilogue,
+    out_shape: So,
+) -> Result<Tensor<So, f32, D>, D::Err> {
+    let y = D::try_conv2d(spec, x, w, b, out_shape)?;
+    let bn = BnSpec {
+        batch: spec.batch,
+        channels: spec.out_channels,
+        plane: spec.out_len(),
+        epsilon: 0.0,
+    };
+    match epilogue {
+        Epilogue::Identity => Ok(y),
+        Epilogue::Relu => y.try_relu(),
+        Epilogue::AffineRelu { a, c } => D::try_channel_affine(bn, y, a.clone(), c.clone())?.try_relu(),
+        Epilogue::ReluAffine { a, c } => D::try_channel_affine(bn, y.try_relu()?, a.clone(), c.clone()),
+    }
 }
 
 /// A tensor's values in row-major order, its tape, and the tensor. dfdx's `as_vec` walks a
@@ -216,7 +255,8 @@ impl LabDevice for Cpu {
         let (wv, bv) = (values(w)?, values(b)?);
         let (xg, wg, bg) = (x.ghost(), w.ghost(), b.ghost());
         if cpu::winograd::applies(&spec) {
-            let (out, saved) = cpu::winograd::forward(&spec, &xv, &wv, &bv, T::OWNS_TAPE);
+            let (out, saved) =
+                cpu::winograd::forward(&spec, &xv, &wv, &bv, &Epilogue::Identity, T::OWNS_TAPE);
             drop(xv);
             let out = x.device().try_tensor_from_vec(out, out_shape)?;
             if let Some(saved) = saved {
@@ -227,7 +267,7 @@ impl LabDevice for Cpu {
             }
             return Ok(out.put_tape(tape));
         }
-        let out = cpu::conv::forward(&spec, &xv, &wv, &bv);
+        let out = cpu::conv::forward(&spec, &xv, &wv, &bv, &Epilogue::Identity);
         let out = x.device().try_tensor_from_vec(out, out_shape)?;
         if T::OWNS_TAPE {
             let og = out.ghost();
@@ -355,6 +395,27 @@ impl LabDevice for Cpu {
 
     fn try_reseeded(&self, seed: u64) -> Result<Self, Self::Err> {
         Ok(Cpu::seed_from_u64(seed))
+    }
+
+    fn try_conv2d_eval<Si: Shape, Sw: Shape, Sb: Shape, So: Shape>(
+        spec: ConvSpec,
+        x: Tensor<Si, f32, Self>,
+        w: &Tensor<Sw, f32, Self>,
+        b: &Tensor<Sb, f32, Self>,
+        epilogue: &Epilogue,
+        out_shape: So,
+    ) -> Result<Tensor<So, f32, Self>, Self::Err> {
+        if generic_on_cpu() {
+            return conv2d_then_epilogue(spec, x, w, b, epilogue, out_shape);
+        }
+        let (x, _, xv) = split_values(x)?;
+        let (wv, bv) = (values(w)?, values(b)?);
+        let out = if cpu::winograd::applies(&spec) {
+            cpu::winograd::forward(&spec, &xv, &wv, &bv, epilogue, false).0
+        } else {
+            cpu::conv::forward(&spec, &xv, &wv, &bv, epilogue)
+        };
+        x.device().try_tensor_from_vec(out, out_shape)
     }
 }
 

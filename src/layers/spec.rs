@@ -76,3 +76,34 @@ pub struct BnSpec {
     pub plane: usize,
     pub epsilon: f32,
 }
+
+/// What an evaluation-mode convolution does to each output `v = conv(x) + bias` of channel
+/// `o` before it is written (see `LabDevice::try_conv2d_eval`): the activation and the
+/// evaluation-mode batch norm that follow it in a model, folded into the one pass that writes
+/// the output. Each is computed with the same operations, in the same order, as the separate
+/// layers compute it, so the results are the same.
+#[derive(Clone, Debug, PartialEq, Default)]
+pub enum Epilogue {
+    /// `v` (a plain convolution).
+    #[default]
+    Identity,
+    /// `max(v, 0)`: convolution, ReLU.
+    Relu,
+    /// `max(v * a[o] + c[o], 0)`: convolution, batch norm, ReLU (the `cifar` model's order).
+    AffineRelu { a: Vec<f32>, c: Vec<f32> },
+    /// `max(v, 0) * a[o] + c[o]`: convolution, ReLU, batch norm (the `article` model's order).
+    ReluAffine { a: Vec<f32>, c: Vec<f32> },
+}
+
+impl Epilogue {
+    /// The output of channel `o` for the convolution's value `v`.
+    #[inline(always)]
+    pub fn apply(&self, o: usize, v: f32) -> f32 {
+        match self {
+            Epilogue::Identity => v,
+            Epilogue::Relu => v.max(0.0),
+            Epilogue::AffineRelu { a, c } => (v * a[o] + c[o]).max(0.0),
+            Epilogue::ReluAffine { a, c } => v.max(0.0) * a[o] + c[o],
+        }
+    }
+}

@@ -5,12 +5,18 @@
 //! then dropout and three dense layers (4096 -> 1024 -> 1024 -> 10). 7,509,066 trainable
 //! parameters. Taught in `notebooks/07-alexnet.ipynb`.
 
+use super::describe::{Describe, LayerRow};
 use crate::layers::builders::{BatchNorm2D, Conv2D, Flatten, Linear, MaxPool2D};
+use crate::layers::spec::{ConvSpec, Epilogue};
+use crate::layers::{self, LabDevice};
 use dfdx::nn::builders::{Dropout, ReLU};
+use dfdx::prelude::*;
 
-/// A 3x3 convolution with padding 1 (so `SIZE` in, `SIZE` out), batch norm, ReLU.
-pub type ConvBnRelu<const IN: usize, const OUT: usize, const SIZE: usize> =
-    (Conv2D<IN, OUT, 3, 1, 1, SIZE>, BatchNorm2D<OUT>, ReLU);
+/// A 3x3 convolution with padding 1 (so `SIZE` in, `SIZE` out), batch norm, ReLU: the
+/// layers `(Conv2D<IN, OUT, 3, 1, 1, SIZE>, BatchNorm2D<OUT>, ReLU)`, built as one
+/// [`ConvBnReluBlock`] whose fields, parameter names and training pass are that tuple's.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ConvBnRelu<const IN: usize, const OUT: usize, const SIZE: usize>;
 
 /// The `cifar` model, input `[B, 3, 32, 32]`, output 10 logits.
 pub type Cifar = (
@@ -26,3 +32,134 @@ pub type Cifar = (
         Linear<1024, 10>,
     ),
 );
+
+/// A built [`ConvBnRelu`]: convolution `.0`, batch norm `.1`, ReLU `.2`, exactly as the tuple
+/// of the three would hold them (so checkpoints name the weights `0.weight`, `1.scale`, ...).
+///
+/// Training (`forward_mut`) runs the three layers one after another. Inference (`forward`)
+/// folds the batch norm, with its running statistics, and the ReLU into the convolution:
+/// each output is written once as `max((conv + bias) * a + c, 0)` with
+/// `a = scale / sqrt(var + eps)` and `c = bias_bn - mean * a`, the same operations in the
+/// same order as the three separate layers, so the same numbers, without two more passes
+/// over the feature maps.
+#[derive(Clone, Debug)]
+pub struct ConvBnReluBlock<
+    const IN: usize,
+    const OUT: usize,
+    const SIZE: usize,
+    E: Dtype,
+    D: Storage<E>,
+>(
+    pub layers::Conv2D<IN, OUT, 3, 1, 1, SIZE, 1, E, D>,
+    pub layers::BatchNorm2D<OUT, E, D>,
+    pub dfdx::nn::modules::ReLU,
+);
+
+impl<const I: usize, const O: usize, const S: usize, D: Device<f32>> BuildOnDevice<D, f32>
+    for ConvBnRelu<I, O, S>
+{
+    type Built = ConvBnReluBlock<I, O, S, f32, D>;
+    fn try_build_on_device(device: &D) -> Result<Self::Built, D::Err> {
+        Self::Built::try_build(device)
+    }
+}
+
+impl<const I: usize, const O: usize, const S: usize, D: Device<f32>> TensorCollection<f32, D>
+    for ConvBnReluBlock<I, O, S, f32, D>
+{
+    type To<E2: Dtype, D2: Device<E2>> = ConvBnReluBlock<I, O, S, E2, D2>;
+
+    fn iter_tensors<V: ModuleVisitor<Self, f32, D>>(
+        visitor: &mut V,
+    ) -> Result<Option<Self::To<V::E2, V::D2>>, V::Err> {
+        visitor.visit_fields(
+            (
+                Self::module("0", |s| &s.0, |s| &mut s.0),
+                Self::module("1", |s| &s.1, |s| &mut s.1),
+            ),
+            |(conv, bn)| ConvBnReluBlock(conv, bn, Default::default()),
+        )
+    }
+}
+
+/// Batch norm's evaluation-mode `(a, c)` per channel: `y = x * a + c`, computed as
+/// `BatchNorm2D::forward` computes them.
+pub(crate) fn bn_affine<const C: usize, D: LabDevice>(
+    bn: &layers::BatchNorm2D<C, f32, D>,
+) -> (Vec<f32>, Vec<f32>) {
+    let (mean, var) = (bn.running_mean.as_vec(), bn.running_var.as_vec());
+    let (gamma, beta) = (bn.scale.as_vec(), bn.bias.as_vec());
+    let eps = bn.epsilon as f32;
+    (0..C)
+        .map(|c| {
+            let a = gamma[c] / (var[c] + eps).sqrt();
+            (a, beta[c] - mean[c] * a)
+        })
+        .unzip()
+}
+
+/// The spec of a square convolution of a batch of `batch` images.
+pub(crate) fn conv_spec(
+    batch: usize,
+    (i, o, k, s, p): (usize, usize, usize, usize, usize),
+    (h, w, os): (usize, usize, usize),
+) -> ConvSpec {
+    ConvSpec {
+        batch,
+        in_channels: i,
+        out_channels: o,
+        in_h: h,
+        in_w: w,
+        out_h: os,
+        out_w: os,
+        kernel: k,
+        stride: s,
+        pad: p,
+        groups: 1,
+    }
+}
+
+type Images<B, const C: usize, const H: usize, const W: usize, D, T = NoneTape> =
+    Tensor<(B, Const<C>, Const<H>, Const<W>), f32, D, T>;
+
+impl<B: Dim, const I: usize, const O: usize, const S: usize, D: LabDevice>
+    Module<Images<B, I, S, S, D>> for ConvBnReluBlock<I, O, S, f32, D>
+{
+    type Output = Images<B, O, S, S, D>;
+    type Error = D::Err;
+
+    /// Inference: one convolution with batch norm and ReLU applied as it writes.
+    fn try_forward(&self, x: Images<B, I, S, S, D>) -> Result<Self::Output, D::Err> {
+        // The convolution's compile-time shape checks, as in the unfused layer.
+        let _ = <layers::Conv2D<I, O, 3, 1, 1, S, 1, f32, D> as Module<Images<B, I, S, S, D>>>::try_forward;
+        let batch = x.shape().0;
+        let spec = conv_spec(batch.size(), (I, O, 3, 1, 1), (S, S, S));
+        let (a, c) = bn_affine(&self.1);
+        let epilogue = Epilogue::AffineRelu { a, c };
+        let shape = (batch, Const, Const, Const);
+        D::try_conv2d_eval(spec, x, &self.0.weight, &self.0.bias, &epilogue, shape)
+    }
+}
+
+impl<B: Dim, const I: usize, const O: usize, const S: usize, D: LabDevice>
+    ModuleMut<Images<B, I, S, S, D, OwnedTape<f32, D>>> for ConvBnReluBlock<I, O, S, f32, D>
+{
+    type Output = Images<B, O, S, S, D, OwnedTape<f32, D>>;
+    type Error = D::Err;
+
+    /// Training: the three layers one after another (batch statistics, running averages).
+    fn try_forward_mut(
+        &mut self,
+        x: Images<B, I, S, S, D, OwnedTape<f32, D>>,
+    ) -> Result<Self::Output, D::Err> {
+        let y = self.0.try_forward(x)?;
+        let y = self.1.try_forward_mut(y)?;
+        self.2.try_forward(y)
+    }
+}
+
+impl<const I: usize, const O: usize, const S: usize> Describe for ConvBnRelu<I, O, S> {
+    fn describe(input: &[usize], rows: &mut Vec<LayerRow>) -> Vec<usize> {
+        <(Conv2D<I, O, 3, 1, 1, S>, BatchNorm2D<O>, ReLU)>::describe(input, rows)
+    }
+}

@@ -35,8 +35,8 @@ mod describe;
 mod paper;
 mod summary;
 
-pub use article::Article;
-pub use cifar::{Cifar, ConvBnRelu};
+pub use article::{Article, ConvReluBn, ConvReluBnBlock};
+pub use cifar::{Cifar, ConvBnRelu, ConvBnReluBlock};
 pub use describe::{Describe, LayerRow};
 pub use paper::Paper;
 pub use summary::{summary, Summary};

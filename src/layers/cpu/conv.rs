@@ -7,7 +7,8 @@
 //! multiplications.
 
 use super::matmul_with;
-use crate::layers::spec::ConvSpec;
+use super::simd::multiversion;
+use crate::layers::spec::{ConvSpec, Epilogue};
 use gemm::Parallelism;
 use rayon::prelude::*;
 
@@ -89,8 +90,9 @@ fn one_image(s: &ConvSpec) -> ConvSpec {
     ConvSpec { batch: 1, ..*s }
 }
 
-/// `out[b, o, oh, ow] = bias[o] + sum_{c in group(o), ki, kj} w[o, c, ki, kj] * x[b, c, ..]`.
-pub fn forward(s: &ConvSpec, x: &[f32], w: &[f32], bias: &[f32]) -> Vec<f32> {
+/// `out[b, o, oh, ow] = bias[o] + sum_{c in group(o), ki, kj} w[o, c, ki, kj] * x[b, c, ..]`,
+/// then `epilogue` (applied to each image's output while it is still in cache).
+pub fn forward(s: &ConvSpec, x: &[f32], w: &[f32], bias: &[f32], epilogue: &Epilogue) -> Vec<f32> {
     let s1 = one_image(s);
     let (l, og, pk) = (s.out_len(), s.out_channels / s.groups, s.group_patch_len());
     let in_image = s.in_channels * s.in_h * s.in_w;
@@ -115,8 +117,31 @@ pub fn forward(s: &ConvSpec, x: &[f32], w: &[f32], bias: &[f32]) -> Vec<f32> {
                     (&cols[g * pk * l..], l, 1),
                 );
             }
+            if *epilogue != Epilogue::Identity {
+                for (o, row) in y.chunks_exact_mut(l).enumerate() {
+                    apply_epilogue(epilogue, o, row);
+                }
+            }
         });
     out
+}
+
+multiversion! {
+/// `epilogue` on one channel plane `row` of channel `o`, in place.
+fn apply_epilogue(epilogue: &Epilogue, o: usize, row: &mut [f32]) {
+    match epilogue {
+        Epilogue::Identity => {}
+        Epilogue::Relu => row.iter_mut().for_each(|v| *v = v.max(0.0)),
+        Epilogue::AffineRelu { a, c } => {
+            let (a, c) = (a[o], c[o]);
+            row.iter_mut().for_each(|v| *v = (*v * a + c).max(0.0));
+        }
+        Epilogue::ReluAffine { a, c } => {
+            let (a, c) = (a[o], c[o]);
+            row.iter_mut().for_each(|v| *v = v.max(0.0) * a + c);
+        }
+    }
+}
 }
 
 /// Adds the gradients of a convolution to `gx`, `gw` and `gb`, given the output's `gout`.

@@ -9,6 +9,7 @@ pub mod conv;
 pub mod dense;
 pub mod lrn;
 pub mod pool;
+pub mod simd;
 pub mod winograd;
 
 /// `dst[m x n] (+)= a[m x k] * b[k x n]` with explicit row/column strides for `a` and `b`

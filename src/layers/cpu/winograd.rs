@@ -32,7 +32,7 @@
 //! weight-gradient product 1.6 times faster from that layout.
 
 use super::matmul_with;
-use crate::layers::spec::ConvSpec;
+use crate::layers::spec::{ConvSpec, Epilogue};
 use gemm::Parallelism;
 use rayon::prelude::*;
 
@@ -160,10 +160,17 @@ fn transform_input(s: &ConvSpec, tl: Tiles, x: &[f32], v: &mut [f32], p: &mut Ve
     }
 }
 
-/// `Y = Aᵀ M A` plus the bias, into a block's NCHW output `y` (tiles past the edge of an
-/// odd size are dropped).
+/// `Y = Aᵀ M A` plus the bias, then the epilogue, into a block's NCHW output `y` (tiles past
+/// the edge of an odd size are dropped).
 #[allow(clippy::needless_range_loop)] // `tw` indexes 16 slices at once
-fn transform_output(s: &ConvSpec, tl: Tiles, m: &[f32], bias: &[f32], y: &mut [f32]) {
+fn transform_output(
+    s: &ConvSpec,
+    tl: Tiles,
+    m: &[f32],
+    bias: &[f32],
+    ep: &Epilogue,
+    y: &mut [f32],
+) {
     let (o_n, plane) = (s.out_channels, s.out_len());
     let nb = tl.nb(y.len() / (o_n * plane));
     for (bo, y) in y.chunks_exact_mut(plane).enumerate() {
@@ -182,9 +189,9 @@ fn transform_output(s: &ConvSpec, tl: Tiles, m: &[f32], bias: &[f32], y: &mut [f
                         continue;
                     }
                     let ow = 2 * tw;
-                    y[oh * s.out_w + ow] = a0 + a1 + a2 + bias[o];
+                    y[oh * s.out_w + ow] = ep.apply(o, a0 + a1 + a2 + bias[o]);
                     if ow + 1 < s.out_w {
-                        y[oh * s.out_w + ow + 1] = a1 - a2 - a3 + bias[o];
+                        y[oh * s.out_w + ow + 1] = ep.apply(o, a1 - a2 - a3 + bias[o]);
                     }
                 }
             }
@@ -206,13 +213,14 @@ fn sized(buf: &mut Vec<f32>, n: usize) -> &mut [f32] {
     &mut buf[..n]
 }
 
-/// The convolution's output `[batch, out, out_h, out_w]`, and, when `keep` (training), what
-/// the backward pass needs.
+/// The convolution's output `[batch, out, out_h, out_w]` with `epilogue` applied, and, when
+/// `keep` (training), what the backward pass needs.
 pub fn forward(
     s: &ConvSpec,
     x: &[f32],
     w: &[f32],
     bias: &[f32],
+    epilogue: &Epilogue,
     keep: bool,
 ) -> (Vec<f32>, Option<Saved>) {
     debug_assert!(applies(s));
@@ -241,7 +249,7 @@ pub fn forward(
                     (&v[xi * nb..], 16 * nb, 1),
                 );
             }
-            transform_output(s, tl, m, bias, y);
+            transform_output(s, tl, m, bias, epilogue, y);
             if keep {
                 transpose_for_backward(v, c_n, nb)
             } else {

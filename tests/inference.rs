@@ -1,0 +1,314 @@
+//! The fused inference paths against the unfused layers and naive loops: the convolution
+//! blocks that fold batch norm and ReLU into the convolution's output (both models' orders,
+//! both convolution kernels), the whole `cifar` model against the plain tuple of its layers
+//! (same checkpoint), and max pooling's vectorised rows against a naive scan with ties and
+//! NaNs.
+
+mod reference;
+
+use alexnet_lab::layers::{self, builders};
+use alexnet_lab::model::{ConvBnRelu, ConvReluBn};
+use alexnet_lab::prelude::*;
+use reference::*;
+
+/// Gives a batch norm running statistics and a scale and shift that are not the identity,
+/// with some negative scales (so a folded `a` can be negative).
+fn randomise_bn<const C: usize>(bn: &mut layers::BatchNorm2D<C, f32, Cpu>, seed: u64) {
+    let dev = Cpu::seed_from_u64(seed);
+    let normal = |shift: f32, spread: f32| -> Vec<f32> {
+        let t: Tensor<Rank1<C>, f32, _> = dev.sample_normal();
+        t.as_vec().iter().map(|v| shift + spread * v).collect()
+    };
+    bn.running_mean.copy_from(&normal(0.1, 0.5));
+    let var: Vec<f32> = normal(0.0, 1.0).iter().map(|v| 0.2 + v.abs()).collect();
+    bn.running_var.copy_from(&var);
+    bn.scale.copy_from(&normal(0.3, 1.0));
+    bn.bias.copy_from(&normal(0.0, 0.5));
+}
+
+/// Batch norm's evaluation-mode `(a, c)` per channel in f64.
+fn bn_affine64<const C: usize>(bn: &layers::BatchNorm2D<C, f32, Cpu>) -> (Vec<f64>, Vec<f64>) {
+    let (m, v) = (
+        to64(&bn.running_mean.as_vec()),
+        to64(&bn.running_var.as_vec()),
+    );
+    let (g, b) = (to64(&bn.scale.as_vec()), to64(&bn.bias.as_vec()));
+    (0..C)
+        .map(|c| {
+            let a = g[c] / (v[c] + bn.epsilon).sqrt();
+            (a, b[c] - m[c] * a)
+        })
+        .unzip()
+}
+
+fn assert_same(what: &str, got: &[f32], want: &[f32]) {
+    assert_eq!(got.len(), want.len(), "{what}: length");
+    for (i, (g, w)) in got.iter().zip(want).enumerate() {
+        assert!(
+            g.to_bits() == w.to_bits() || (g - w).abs() <= 1e-6 * (1.0 + w.abs()),
+            "{what}[{i}]: fused {g}, unfused {w}"
+        );
+    }
+}
+
+#[test]
+fn cifar_block_folds_batch_norm_and_relu_exactly_on_both_kernels_of_its_size() {
+    // 3x3 stride 1 takes the Winograd kernel; an odd size leaves partial tiles.
+    let dev = Cpu::seed_from_u64(1);
+    let mut block = dev.build_module::<ConvBnRelu<5, 7, 9>, f32>();
+    randomise_bn(&mut block.1, 2);
+    let x: Tensor<Rank4<3, 5, 9, 9>, f32, _> = dev.sample_normal();
+    let fused = block.forward(x.clone()).as_vec();
+    let unfused = block.1.forward(block.0.forward(x.clone())).relu().as_vec();
+    assert_same("cifar block", &fused, &unfused);
+
+    let s = Conv {
+        b: 3,
+        c: 5,
+        o: 7,
+        k: 3,
+        s: 1,
+        p: 1,
+        g: 1,
+        h: 9,
+        os: 9,
+    };
+    let conv = conv_forward(
+        s,
+        &to64(&x.as_vec()),
+        &to64(&block.0.weight.as_vec()),
+        &to64(&block.0.bias.as_vec()),
+    );
+    let (a, c) = bn_affine64(&block.1);
+    let want: Vec<f64> = conv
+        .iter()
+        .enumerate()
+        .map(|(i, v)| (v * a[i / 81 % 7] + c[i / 81 % 7]).max(0.0))
+        .collect();
+    assert_close("cifar block vs naive", &fused, &want, 1e-4);
+    assert!(want.contains(&0.0) && want.iter().any(|&v| v > 0.0));
+}
+
+/// An `article` block (convolution, ReLU, batch norm, `NEXT`) against the separate layers
+/// and against naive loops.
+macro_rules! article_case {
+    ($name:ident, $i:literal, $o:literal, $k:literal, $st:literal, $p:literal, $h:literal, $os:literal, pool $pk:literal $ps:literal $pos:literal) => {
+        #[test]
+        fn $name() {
+            let dev = Cpu::seed_from_u64(3);
+            let mut block = dev.build_module::<ConvReluBn<
+                $i,
+                $o,
+                $k,
+                $st,
+                $p,
+                $os,
+                builders::MaxPool2D<$pk, $ps, $pos>,
+            >, f32>();
+            randomise_bn(&mut block.2, 4);
+            let x: Tensor<Rank4<2, $i, $h, $h>, f32, _> = dev.sample_normal();
+            let fused = block.forward(x.clone()).as_vec();
+            let y = block.0.forward(x.clone()).relu();
+            let unfused = block.3.forward(block.2.forward(y)).as_vec();
+            assert_same("article block", &fused, &unfused);
+
+            let s = Conv {
+                b: 2,
+                c: $i,
+                o: $o,
+                k: $k,
+                s: $st,
+                p: $p,
+                g: 1,
+                h: $h,
+                os: $os,
+            };
+            let conv = conv_forward(
+                s,
+                &to64(&x.as_vec()),
+                &to64(&block.0.weight.as_vec()),
+                &to64(&block.0.bias.as_vec()),
+            );
+            let (a, c) = bn_affine64(&block.2);
+            let plane = $os * $os;
+            let y: Vec<f64> = conv
+                .iter()
+                .enumerate()
+                .map(|(i, v)| v.max(0.0) * a[i / plane % $o] + c[i / plane % $o])
+                .collect();
+            let want = pool_forward(true, 2 * $o, $os, $pk, $ps, $pos, &y);
+            assert_close("article block vs naive", &fused, &want, 1e-4);
+        }
+    };
+    ($name:ident, $i:literal, $o:literal, $k:literal, $st:literal, $p:literal, $h:literal, $os:literal) => {
+        #[test]
+        fn $name() {
+            let dev = Cpu::seed_from_u64(5);
+            let mut block = dev.build_module::<ConvReluBn<$i, $o, $k, $st, $p, $os>, f32>();
+            randomise_bn(&mut block.2, 6);
+            let x: Tensor<Rank4<2, $i, $h, $h>, f32, _> = dev.sample_normal();
+            let fused = block.forward(x.clone()).as_vec();
+            let unfused = block.2.forward(block.0.forward(x.clone()).relu()).as_vec();
+            assert_same("article block", &fused, &unfused);
+
+            let s = Conv {
+                b: 2,
+                c: $i,
+                o: $o,
+                k: $k,
+                s: $st,
+                p: $p,
+                g: 1,
+                h: $h,
+                os: $os,
+            };
+            let conv = conv_forward(
+                s,
+                &to64(&x.as_vec()),
+                &to64(&block.0.weight.as_vec()),
+                &to64(&block.0.bias.as_vec()),
+            );
+            let (a, c) = bn_affine64(&block.2);
+            let plane = $os * $os;
+            let want: Vec<f64> = conv
+                .iter()
+                .enumerate()
+                .map(|(i, v)| v.max(0.0) * a[i / plane % $o] + c[i / plane % $o])
+                .collect();
+            assert_close("article block vs naive", &fused, &want, 1e-4);
+        }
+    };
+}
+
+// im2col kernel: the first layer's 11x11 stride 4, the second's 5x5 pad 2, each with its pool.
+article_case!(article_block_11x11_stride_4_then_pool, 3, 6, 11, 4, 0, 27, 5, pool 3 2 2);
+article_case!(article_block_5x5_pad_2_then_pool, 4, 6, 5, 1, 2, 9, 9, pool 3 2 4);
+// Winograd kernel: the 3x3 layers on an odd 13x13 map, without a pool.
+article_case!(article_block_3x3_on_13x13, 6, 8, 3, 1, 1, 13, 13);
+
+/// The `cifar` model as the plain tuple of its layers, as it was written before its
+/// convolution blocks fused inference.
+type CifarLayers = (
+    (
+        (builders::Conv2D<3, 64, 3, 1, 1, 32>, BatchNorm2D<64>, ReLU),
+        MaxPool2D<2, 2, 16>,
+    ),
+    (
+        (
+            builders::Conv2D<64, 192, 3, 1, 1, 16>,
+            BatchNorm2D<192>,
+            ReLU,
+        ),
+        MaxPool2D<2, 2, 8>,
+    ),
+    (
+        builders::Conv2D<192, 384, 3, 1, 1, 8>,
+        BatchNorm2D<384>,
+        ReLU,
+    ),
+    (
+        builders::Conv2D<384, 256, 3, 1, 1, 8>,
+        BatchNorm2D<256>,
+        ReLU,
+    ),
+    (
+        (
+            builders::Conv2D<256, 256, 3, 1, 1, 8>,
+            BatchNorm2D<256>,
+            ReLU,
+        ),
+        MaxPool2D<2, 2, 4>,
+    ),
+    (
+        builders::Flatten<4096>,
+        (Dropout, Linear<4096, 1024>, ReLU),
+        (Dropout, Linear<1024, 1024>, ReLU),
+        Linear<1024, 10>,
+    ),
+);
+
+#[test]
+fn cifar_model_keeps_its_checkpoint_names_and_infers_as_its_plain_layers_do() {
+    let dev = Cpu::seed_from_u64(7);
+    let mut model = dev.build_module::<Cifar, f32>();
+    randomise_bn(&mut model.0 .0 .1, 8);
+    randomise_bn(&mut model.1 .0 .1, 9);
+    randomise_bn(&mut model.2 .1, 10);
+    randomise_bn(&mut model.3 .1, 11);
+    randomise_bn(&mut model.4 .0 .1, 12);
+    let dir = std::env::temp_dir().join(format!("alexnet-lab-inference-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("cifar.safetensors");
+    model.save_safetensors(&path).unwrap();
+    let mut plain = dev.build_module::<CifarLayers, f32>();
+    plain.load_safetensors(&path).unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert_eq!(
+        plain.0 .0 .1.running_var.as_vec(),
+        model.0 .0 .1.running_var.as_vec()
+    );
+
+    let x: Tensor<Rank4<2, 3, 32, 32>, f32, _> = dev.sample_normal();
+    let fused = model.forward(x.clone()).as_vec();
+    let unfused = plain.forward(x).as_vec();
+    assert_same("cifar logits", &fused, &unfused);
+}
+
+#[test]
+fn max_pool_rows_match_a_naive_scan_with_ties_and_nans() {
+    // Wide rows (27 outputs) and a 3x3 stride-2 window (the article's pools), values on a
+    // coarse grid so that windows tie, and a few NaNs.
+    const B: usize = 2;
+    const C: usize = 3;
+    const H: usize = 55;
+    const OS: usize = 27;
+    let dev = Cpu::seed_from_u64(13);
+    let noise: Tensor<Rank4<B, C, H, H>, f32, _> = dev.sample_normal();
+    let xv: Vec<f32> = noise
+        .as_vec()
+        .iter()
+        .enumerate()
+        .map(|(i, v)| {
+            if i % 97 == 5 {
+                f32::NAN
+            } else {
+                (v * 2.0).round()
+            }
+        })
+        .collect();
+    let x: Tensor<Rank4<B, C, H, H>, f32, _> = dev.tensor(xv.clone());
+    let r: Tensor<Rank4<B, C, OS, OS>, f32, _> = dev.sample_normal();
+    let y = MaxPool2D::<3, 2, OS>.forward(x.leaky_trace());
+    let got = y.retaped::<NoneTape>().as_vec();
+    let grads = (y * r.clone()).sum().backward();
+    let gx = grads.get(&x).as_vec();
+
+    // The naive scan: row-major, a larger value or a NaN takes the window.
+    let rv = r.as_vec();
+    let mut want_gx = vec![0f32; xv.len()];
+    for p in 0..B * C {
+        for i in 0..OS {
+            for j in 0..OS {
+                let mut best = (f32::NEG_INFINITY, usize::MAX);
+                for ki in 0..3 {
+                    for kj in 0..3 {
+                        let at = (p * H + 2 * i + ki) * H + 2 * j + kj;
+                        let v = xv[at];
+                        if best.1 == usize::MAX || v > best.0 || v.is_nan() {
+                            best = (v, at);
+                        }
+                    }
+                }
+                let out = (p * OS + i) * OS + j;
+                let g = got[out];
+                assert!(
+                    g.to_bits() == best.0.to_bits() || (g.is_nan() && best.0.is_nan()),
+                    "output {out}: got {g}, want {}",
+                    best.0
+                );
+                want_gx[best.1] += rv[out];
+            }
+        }
+    }
+    assert_eq!(gx, want_gx, "the gradient goes to the first winner");
+}
