@@ -203,3 +203,20 @@ impl Describe for () {
         input.to_vec()
     }
 }
+
+impl<
+        const I: usize,
+        const O: usize,
+        const K: usize,
+        const S: usize,
+        const P: usize,
+        const OS: usize,
+        NEXT,
+        D: LabDevice,
+    > layers::OnDevice for ConvReluBnBlock<I, O, K, S, P, OS, NEXT, f32, D>
+{
+    type Device = D;
+    fn device(&self) -> &D {
+        self.0.weight.device()
+    }
+}

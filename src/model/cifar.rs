@@ -163,3 +163,12 @@ impl<const I: usize, const O: usize, const S: usize> Describe for ConvBnRelu<I, 
         <(Conv2D<I, O, 3, 1, 1, S>, BatchNorm2D<O>, ReLU)>::describe(input, rows)
     }
 }
+
+impl<const I: usize, const O: usize, const S: usize, D: LabDevice> layers::OnDevice
+    for ConvBnReluBlock<I, O, S, f32, D>
+{
+    type Device = D;
+    fn device(&self) -> &D {
+        self.0.weight.device()
+    }
+}
