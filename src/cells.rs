@@ -70,3 +70,59 @@ impl<D: Device<f32>> TensorVisitor<f32, D> for Renumber {
         Ok(None)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::renumber;
+    use crate::prelude::*;
+
+    /// The number dfdx gave a tensor (its `Debug` output shows it).
+    fn number<S: Shape>(t: &Tensor<S, f32, Cpu>) -> usize {
+        let text = format!("{t:?}");
+        let at = text.find("UniqueId(").expect("dfdx prints the id") + "UniqueId(".len();
+        text[at..].split(')').next().unwrap().parse().unwrap()
+    }
+
+    #[test]
+    fn renumbering_gives_new_numbers_from_this_counter_and_keeps_values() {
+        let dev = Cpu::seed_from_u64(1);
+        let mut model = dev.build_module::<(Linear<3, 4>, ReLU, Linear<4, 2>), f32>();
+        let before = [number(&model.0.weight), number(&model.2.bias)];
+        let values = (model.0.weight.as_vec(), model.2.bias.as_vec());
+        let newest = number(&dev.zeros::<Rank0>());
+        renumber(&mut model).unwrap();
+        let after = [number(&model.0.weight), number(&model.2.bias)];
+        assert!(after.iter().all(|&n| n > newest), "{before:?} -> {after:?}");
+        assert_eq!((model.0.weight.as_vec(), model.2.bias.as_vec()), values);
+        // Batch norm's running statistics, which are no parameters, are renumbered too.
+        let mut bn = dev.build_module::<BatchNorm2D<2>, f32>();
+        let old = number(&bn.running_var);
+        renumber(&mut bn).unwrap();
+        assert!(number(&bn.running_var) > old);
+    }
+
+    #[test]
+    fn training_a_renumbered_model_equals_training_the_original() {
+        use crate::train::{Optimizer, OptimizerKind};
+        let dev = Cpu::seed_from_u64(2);
+        type Small = (Linear<3, 5>, ReLU, Linear<5, 2>);
+        type Built = <Small as BuildOnDevice<Cpu, f32>>::Built;
+        let model = dev.build_module::<Small, f32>();
+        let x: Tensor<Rank2<4, 3>, f32, _> = dev.sample_normal();
+        let run = |mut m: Built, renumbered: bool| {
+            if renumbered {
+                renumber(&mut m).unwrap();
+            }
+            let mut opt = Optimizer::new(OptimizerKind::Sgd, 0.1, 0.9, 0.0);
+            for _ in 0..3 {
+                let grads = m.alloc_grads();
+                let loss = m.forward_mut(x.clone().traced(grads)).square().mean();
+                opt.step(&mut m, &loss.backward()).unwrap();
+            }
+            m
+        };
+        let (a, b) = (run(model.clone(), false), run(model, true));
+        assert_eq!(a.0.weight.as_vec(), b.0.weight.as_vec());
+        assert_eq!(a.2.bias.as_vec(), b.2.bias.as_vec());
+    }
+}

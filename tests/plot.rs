@@ -382,3 +382,55 @@ fn the_input_is_shown_beside_its_maps() {
     }
     assert!(plot::image_and_maps(&pixels, &maps[1..], (4, 16, 16), "x").is_err());
 }
+
+#[test]
+fn each_scaled_maps_stretch_every_map_over_its_own_range() {
+    // Map 0 (an image, 0..1) and map 1 (a filter response, 0..4), 4x4 each.
+    let mut maps = vec![0.0f32; 2 * 16];
+    maps[5] = 1.0; // map 0, row 1, column 1
+    maps[16 + 10] = 4.0; // map 1, row 2, column 2
+    maps[16 + 11] = 2.0;
+    let scale = plot::map_scale(4);
+    let side = 4 * scale;
+    let px = |fig: &Figure, k: usize, (x, y): (u32, u32)| {
+        let (x0, y0) = plot::map_tile_origin(k, 2, side);
+        fig.pixel(x0 + x * scale + scale / 2, y0 + y * scale + scale / 2)
+    };
+    let shared = plot::feature_maps(&maps, (2, 4, 4), "one scale").unwrap();
+    assert_eq!(
+        px(&shared, 0, (1, 1)),
+        plot::viridis(0.25),
+        "the image is dark"
+    );
+    let each = plot::feature_maps_each_scaled(&maps, (2, 4, 4), "each its own").unwrap();
+    assert_eq!(
+        px(&each, 0, (1, 1)),
+        plot::viridis(1.0),
+        "the image is bright"
+    );
+    assert_eq!(px(&each, 1, (2, 2)), plot::viridis(1.0));
+    assert_eq!(px(&each, 1, (3, 2)), plot::viridis(0.5));
+    assert_eq!(px(&each, 1, (0, 0)), plot::viridis(0.0));
+    assert!(plot::feature_maps_each_scaled(&maps[1..], (2, 4, 4), "bad").is_err());
+}
+
+#[test]
+fn a_long_title_widens_the_figure_to_fit_but_no_more() {
+    let maps = vec![0.5f32; 4 * 4 * 4];
+    let short = plot::feature_maps(&maps, (4, 4, 4), "maps").unwrap();
+    let title = "a title much longer than four small maps are wide, to be read whole";
+    let long = plot::feature_maps(&maps, (4, 4, 4), title).unwrap();
+    assert!(long.width > short.width);
+    // The title's last letters are drawn, and the figure ends soon after them.
+    let right = long.width - 110; // the colour bar's column starts here
+    assert!(
+        has_ink(&long, (right - 60, 10, right, 40)),
+        "the end of the title"
+    );
+    // The title starts at x = 10 and leaves a 10-pixel margin.
+    assert!(
+        !has_ink(&long, (right - 8, 10, right, 40)),
+        "little room to spare"
+    );
+    assert!(has_ink(&long, (right - 30, 10, right - 10, 40)));
+}

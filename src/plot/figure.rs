@@ -127,6 +127,9 @@ impl Figure {
             let mut enc = png::Encoder::new(&mut out, self.width, self.height);
             enc.set_color(png::ColorType::Rgb);
             enc.set_depth(png::BitDepth::Eight);
+            // Each row filtered the way that compresses best: photos and enlarged pixels
+            // take about half the bytes of the default.
+            enc.set_adaptive_filter(png::AdaptiveFilterType::Adaptive);
             let mut writer = enc.write_header().map_err(plot_err)?;
             writer.write_image_data(&self.rgb).map_err(plot_err)?;
         }
@@ -151,10 +154,12 @@ impl Figure {
     }
 }
 
-/// About how wide `text` is in pixels at font size `size` (DejaVu Sans averages under
-/// 0.6 em per character): enough room for a title.
+/// How wide `text` is in pixels at font size `size` in the embedded font, plus a margin:
+/// enough room for a title.
 pub(crate) fn text_width(text: &str, size: u32) -> u32 {
-    (text.chars().count() as u32 * size * 6).div_ceil(10) + 20
+    let measured = font(size).font.box_size(text).map(|(w, _)| w);
+    // Should measuring fail, DejaVu Sans averages under 0.6 em per character.
+    measured.unwrap_or_else(|_| (text.chars().count() as u32 * size * 6).div_ceil(10)) + 20
 }
 
 /// Text in the embedded font.

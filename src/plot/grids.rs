@@ -153,7 +153,9 @@ pub fn augmentations(image: &[u8], pad: usize, n: usize, seed: u64) -> Result<Fi
         tiles,
     }];
     let title = format!("One image, {n} augmentations of it");
-    let subtitle = format!("random 32x32 crops of the image padded by {pad}, half of them flipped");
+    let subtitle = format!(
+        "random 32x32 crops of the image padded by {pad}, each flipped with probability 1/2"
+    );
     captioned_grid((&title, &subtitle), &rows)
 }
 

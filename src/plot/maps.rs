@@ -32,10 +32,38 @@ pub fn map_scale(h: usize) -> u32 {
 /// heatmaps on one colour scale (viridis), with the scale drawn on the right.
 ///
 /// Taught in `notebooks/09-what-alexnet-learned.ipynb`.
-pub fn feature_maps(
+pub fn feature_maps(maps: &[f32], dims: (usize, usize, usize), title: &str) -> Result<Figure> {
+    draw_maps(maps, dims, title, false)
+}
+
+/// Like [`feature_maps`], but each map stretched over its own range (its minimum dark, its
+/// maximum bright): for maps of different sizes of values, such as an image beside its
+/// filter responses, where one shared scale would leave the small ones dark.
+///
+/// Taught in `notebooks/02-convolution.ipynb`.
+pub fn feature_maps_each_scaled(
+    maps: &[f32],
+    dims: (usize, usize, usize),
+    title: &str,
+) -> Result<Figure> {
+    draw_maps(maps, dims, title, true)
+}
+
+/// The range of `values`, as `(lowest, span)` with a span of 1 for a flat map.
+fn range(values: &[f32]) -> (f32, f32) {
+    let (lo, hi) = values
+        .iter()
+        .fold((f32::INFINITY, f32::NEG_INFINITY), |(a, b), &v| {
+            (a.min(v), b.max(v))
+        });
+    (lo, if hi > lo { hi - lo } else { 1.0 })
+}
+
+fn draw_maps(
     maps: &[f32],
     (channels, h, w): (usize, usize, usize),
     title: &str,
+    each: bool,
 ) -> Result<Figure> {
     if maps.len() != channels * h * w || maps.is_empty() {
         let why = format!("{} values for {channels} maps of {h}x{w}", maps.len());
@@ -62,22 +90,20 @@ pub fn feature_maps(
         root.draw(&Text::new(title.to_string(), (10, 10), font(24)))
             .map_err(plot_err)?;
         let x = (width - BAR_W + 45) as i32;
-        root.draw(&Text::new(
-            format!("{hi:.3}"),
-            (x, TITLE_H as i32 - 2),
-            font(16),
-        ))
-        .map_err(plot_err)?;
-        root.draw(&Text::new(
-            format!("{lo:.3}"),
-            (x, TITLE_H as i32 + 190),
-            font(16),
-        ))
-        .map_err(plot_err)?;
+        let (top, bottom) = if each {
+            ("max".to_string(), "min".to_string())
+        } else {
+            (format!("{hi:.3}"), format!("{lo:.3}"))
+        };
+        root.draw(&Text::new(top, (x, TITLE_H as i32 - 2), font(16)))
+            .map_err(plot_err)?;
+        root.draw(&Text::new(bottom, (x, TITLE_H as i32 + 190), font(16)))
+            .map_err(plot_err)?;
         Ok(())
     })?;
     for k in 0..channels {
         let map = &maps[k * h * w..(k + 1) * h * w];
+        let (lo, span) = if each { range(map) } else { (lo, span) };
         let side = tw.max(th);
         fig.blit(
             map_tile_origin(k, channels, side),

@@ -17,4 +17,4 @@ pub use figure::{font, viridis, Area, Figure, FONT_FAMILY, PALETTE};
 pub use grids::{augmentations, mistakes, nearest, neighbours, tile_origin, TILE_SCALE};
 pub use images::{grid_tile_origin, image_channels, image_grid, GRID_SCALE};
 pub use inside::{image_and_maps, input_origin, occlusion, occlusion_map, INPUT_SCALE};
-pub use maps::{feature_maps, filters, map_scale, map_tile_origin};
+pub use maps::{feature_maps, feature_maps_each_scaled, filters, map_scale, map_tile_origin};
