@@ -50,18 +50,19 @@ json.dump(spec, open(path, "w"), indent=1)
 PY
 fi
 
-echo "== the kernel's compile cache (first cell of notebooks/00-setup.ipynb)"
+FIRST=$(ls notebooks/[0-9][0-9]-*.ipynb | head -1)
+echo "== the kernel's compile cache (the first cell of $FIRST)"
 # Keyed on what that cell compiles: the first cell, the build settings, the crate's sources.
 CACHE="${XDG_CACHE_HOME:-$HOME/.cache}/evcxr"
-key=$(cat notebooks/00-setup.ipynb scripts/kernel-cargo-config.toml Cargo.toml Cargo.lock \
+key=$(cat "$FIRST" scripts/kernel-cargo-config.toml Cargo.toml Cargo.lock \
       $(find src assets -type f | sort) | sha256sum | cut -c1-16)
 if [ "$(cat "$CACHE/alexnet-lab-warm" 2>/dev/null)" != "$key" ]; then
     echo "   compiling the crate and its dependencies for the kernel (several minutes the first time)"
     start=$(date +%s)
-    "$VENV/bin/python" - <<'PY' || { echo "setup: the first cell of notebooks/00-setup.ipynb failed on the Rust kernel (above); 'cargo build' shows whether the crate builds" >&2; exit 1; }
+    "$VENV/bin/python" - "$FIRST" <<'PY' || { echo "setup: the first cell of $FIRST failed on the Rust kernel (above); 'cargo build' shows whether the crate builds" >&2; exit 1; }
 import sys, nbformat
 from nbclient import NotebookClient
-nb = nbformat.read("notebooks/00-setup.ipynb", as_version=4)
+nb = nbformat.read(sys.argv[1], as_version=4)
 nb.cells = [next(c for c in nb.cells if c.cell_type == "code")]
 NotebookClient(nb, kernel_name="rust", timeout=3600, startup_timeout=300,
                resources={"metadata": {"path": "notebooks"}}).execute()
