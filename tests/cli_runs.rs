@@ -59,20 +59,24 @@ fn history(dir: &Path) -> Vec<String> {
 #[test]
 fn a_run_killed_at_random_moments_and_resumed_ends_like_an_uninterrupted_one() {
     let whole = tmp_dir("whole");
+    let start = Instant::now();
     assert!(train(&whole).status().unwrap().success());
+    // Kill moments are drawn relative to the whole run (8 epochs), so that each kill lets
+    // at most two epochs finish and the plan below always has kills left to make.
+    let t = start.elapsed().as_millis() as u64;
 
     let killed = tmp_dir("killed");
     let mut rng = StdRng::seed_from_u64(17);
-    // 0: within 300 ms (before the first checkpoint); 1: 0.3 to 4 s (mid-run);
-    // 2: as soon as a checkpoint file is being written.
+    // 0: in the first 5% of the run (before the first checkpoint); 1: between 5% and 25%
+    // (mid-epoch); 2: as soon as a checkpoint file is being written.
     let plan = [0, 2, 1, 2, 1, 2, 0];
     let (mut kills, mut while_writing) = (0, 0);
     for &strategy in &plan {
         let since = SystemTime::now();
         let mut child = train(&killed).arg("--resume").spawn().unwrap();
         let wait = match strategy {
-            0 => rng.gen_range(0..300),
-            1 => rng.gen_range(300..4000),
+            0 => rng.gen_range(0..t / 20 + 1),
+            1 => rng.gen_range(t / 20..t / 4 + 1),
             _ => 60_000,
         };
         let deadline = Instant::now() + Duration::from_millis(wait);
