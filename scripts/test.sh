@@ -23,8 +23,10 @@ echo "== cargo clippy --all-targets -- -D warnings"
 cargo clippy --all-targets -- -D warnings
 echo "== cargo test --release"
 cargo test --release 2>&1 | tee "$log"
-echo "== cargo check --features cuda (ci-check: no CUDA toolkit needed)"
-cargo check --no-default-features --features cuda,ci-check --target-dir target/cuda-check
+echo "== cargo check --features cuda --all-targets (ci-check: no CUDA toolkit needed)"
+cargo check --no-default-features --features cuda,ci-check --all-targets --target-dir target/cuda-check
+echo "== the CIFAR-10 loader's property on a million random inputs"
+cargo test --release --test data -- --ignored 2>&1 | tee -a "$log"
 
 echo "== notebooks (set up the kernel if needed, then run each headless)"
 bash scripts/setup.sh

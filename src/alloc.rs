@@ -2,7 +2,11 @@
 //! buffers (activations, patch matrices, gradients) every time; glibc returns blocks over
 //! its mmap threshold to the kernel, and the next step pays a page fault for every 4 KiB of
 //! them again (about a tenth of a step, measured with `perf`). Raising the thresholds keeps
-//! that memory in the process. Called by `bench` and `fit`; a no-op off Linux/glibc.
+//! that memory in the process, for the rest of the process's life: a process-wide choice,
+//! so the library makes it only where it is asked to. The `alexnet` tool calls it before
+//! training, evaluating, predicting and benchmarking, and [`crate::bench::bench`] calls it
+//! (its figures are for a process tuned this way); `fit` does not, so a notebook keeps
+//! glibc's defaults unless it calls this itself. A no-op off Linux/glibc.
 
 /// Makes large freed allocations reusable without page faults (Linux with glibc only).
 pub fn keep_freed_memory() {

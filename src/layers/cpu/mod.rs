@@ -41,13 +41,20 @@ pub(crate) fn matmul_with(
         }
         return;
     }
-    assert!((m - 1) * dst_rs + n <= dst.len(), "matmul: dst too small");
+    // The last index each operand touches, `None` if computing it overflows.
+    let end = |r: usize, rs: usize, c: usize, cs: usize| {
+        r.checked_mul(rs)?.checked_add(c.checked_mul(cs)?)
+    };
     assert!(
-        (m - 1) * a_rs + (k - 1) * a_cs < a.len(),
+        end(m - 1, dst_rs, n, 1).is_some_and(|e| e <= dst.len()),
+        "matmul: dst too small"
+    );
+    assert!(
+        end(m - 1, a_rs, k - 1, a_cs).is_some_and(|e| e < a.len()),
         "matmul: lhs too small"
     );
     assert!(
-        (k - 1) * b_rs + (n - 1) * b_cs < b.len(),
+        end(k - 1, b_rs, n - 1, b_cs).is_some_and(|e| e < b.len()),
         "matmul: rhs too small"
     );
     // SAFETY: every index the product touches was bounds-checked above, the three slices
