@@ -106,7 +106,8 @@ fn train(
                 .zip(&batch.labels)
                 .filter(|(g, l)| g == l)
                 .count();
-            let loss = cross_entropy_with_logits_loss(logits, one_hot::<10, _>(&batch.labels, dev));
+            let loss =
+                cross_entropy_with_logits_loss(logits, one_hot::<10, _>(&batch.labels, dev)?);
             loss_sum += loss.array() as f64 * n as f64;
             seen += n;
             let grads = loss.backward();

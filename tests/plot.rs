@@ -236,7 +236,9 @@ fn mistakes_file_each_wrong_image_under_its_guess_and_caption_its_true_class() {
     let mut images = Images::default();
     let colors = [[0, 10, 20], [0, 200, 30], [0, 50, 250], [0, 120, 120]];
     for (&c, label) in colors.iter().zip([0u8, 1, 2, 1]) {
-        images.push(&striped(c), label);
+        images
+            .push(&striped(c), label)
+            .expect("a label below the class count");
     }
     // Image 0 right; image 1 (a dog) guessed ship; image 2 (a ship) guessed cat; image 3
     // (a dog) guessed ship.
@@ -307,7 +309,9 @@ fn nearest_neighbours_are_found_by_feature_distance() {
 
     let mut images = Images::default();
     for k in 0..5u8 {
-        images.push(&striped([0, 40 * k, 0]), k % 2);
+        images
+            .push(&striped([0, 40 * k, 0]), k % 2)
+            .expect("a label below the class count");
     }
     let classes: Vec<String> = ["even", "odd"].map(String::from).to_vec();
     let fig = plot::neighbours(&images, &feats, 2, &[1, 0], 2, &classes).unwrap();

@@ -188,8 +188,12 @@ fn conv2d_then_epilogue<D: LabDevice, Si: Shape, Sw: Shape, Sb: Shape, So: Shape
     match epilogue {
         Epilogue::Identity => Ok(y),
         Epilogue::Relu => y.try_relu(),
-        Epilogue::AffineRelu { a, c } => D::try_channel_affine(bn, y, a.clone(), c.clone())?.try_relu(),
-        Epilogue::ReluAffine { a, c } => D::try_channel_affine(bn, y.try_relu()?, a.clone(), c.clone()),
+        Epilogue::AffineRelu { a, c } => {
+            D::try_channel_affine(bn, y, a.clone(), c.clone())?.try_relu()
+        }
+        Epilogue::ReluAffine { a, c } => {
+            D::try_channel_affine(bn, y.try_relu()?, a.clone(), c.clone())
+        }
     }
 }
 

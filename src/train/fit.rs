@@ -7,7 +7,7 @@ use super::config::TrainConfig;
 use super::history::{EpochStats, History};
 use super::metrics::{evaluate, Metrics};
 use super::optim::Optimizer;
-use super::step::{images_on, Trainable, Trainer};
+use super::step::{images_on, Dev, Trainable, Trainer};
 use crate::data::{BatchConfig, HostBatches, Images, Normalization, Splits};
 use crate::layers::LabDevice;
 use crate::model::Network;
@@ -94,6 +94,10 @@ pub fn fit_with<N: Network, M: Trainable<N>>(
             why,
         });
     }
+    // A model built in another notebook cell was numbered by that cell's copy of dfdx's
+    // tensor counter; fresh numbers from this code's counter keep its gradients apart from
+    // the new tensors of every step (see `crate::cells`).
+    crate::cells::renumber::<M, Dev<M>>(model)?;
     let mut opt = Optimizer::new(cfg.optimizer, cfg.lr, cfg.momentum, cfg.weight_decay);
     let saved = out.join(checkpoint::STATE_FILE).exists();
     let (norm, mut history) = if resume && saved {
