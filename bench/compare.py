@@ -169,8 +169,8 @@ def main():
     print(f"Measured {started:%Y-%m-%d %H:%M} UTC on {machine()}; TensorFlow {tf_version} "
           f"(Keras), PyTorch {torch_version}; medians of {a.rounds} alternated rounds.")
     print()
-    print("| model, batch | | alexnet-lab | Keras | PyTorch | vs the better peer |")
-    print("| --- | --- | ---: | ---: | ---: | ---: |")
+    print("| model, batch | | alexnet-lab | Keras | PyTorch | vs the better peer | each round |")
+    print("| --- | --- | ---: | ---: | ---: | ---: | ---: |")
     for model in a.models:
         batch = commands[model][0]
         med = {n: [statistics.median(v[k] for v in results[(model, n)]) for k in range(3)]
@@ -179,11 +179,15 @@ def main():
                                            ("peak memory", "MiB")]):
             ours, keras, torch = (med[n][k] for n in NAMES)
             fmt = (lambda v: f"{v:,.0f} {unit}") if k == 2 else (lambda v: f"{v:.1f} {unit}")
+            rounds = [[results[(model, n)][r][k] for n in NAMES] for r in range(a.rounds)]
+            per_round = [float(ratio(o, (kv, tv), k < 2).strip("*x")) for o, kv, tv in rounds]
+            spread = f"{min(per_round):.2f}-{max(per_round):.2f}x"
             print(f"| `{model}`, {batch} | {label} | {fmt(ours)} | {fmt(keras)} | {fmt(torch)} | "
-                  f"{ratio(ours, (keras, torch), higher_is_better=k < 2)} |")
+                  f"{ratio(ours, (keras, torch), higher_is_better=k < 2)} | {spread} |")
     print()
     print("Ratios: ours over the faster peer (memory: the smaller peer's over ours), so above 1.00x")
-    print("means ahead. Commands:")
+    print("means ahead; `each round`: the lowest and highest of the same ratio within one round")
+    print("(a wide range means the machine's load changed during the run). Commands:")
     print()
     for model in a.models:
         for cmd in commands[model][1]:

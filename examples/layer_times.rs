@@ -6,6 +6,7 @@
 //! Each line is the median of 9 runs after 2 warm-ups: the layer's forward pass alone
 //! (inference), and its forward pass with the tape plus the backward pass (training).
 
+use alexnet_lab::model::{ConvBnRelu, ConvReluBn};
 use alexnet_lab::prelude::*;
 use std::time::Instant;
 
@@ -167,6 +168,35 @@ fn cifar() {
         f1024
     ));
     total.print();
+    println!("the model's blocks (inference folds batch norm and ReLU into the convolution)");
+    let mut blocks = Total::default();
+    let mut add = |r| blocks.add(r);
+    add(layer!(
+        "conv1 + bn + relu 3->64 @32",
+        dev.build_module::<ConvBnRelu<3, 64, 32>, f32>(),
+        x3
+    ));
+    add(layer!(
+        "conv2 + bn + relu 64->192 @16",
+        dev.build_module::<ConvBnRelu<64, 192, 16>, f32>(),
+        x64h
+    ));
+    add(layer!(
+        "conv3 + bn + relu 192->384 @8",
+        dev.build_module::<ConvBnRelu<192, 384, 8>, f32>(),
+        x192h
+    ));
+    add(layer!(
+        "conv4 + bn + relu 384->256 @8",
+        dev.build_module::<ConvBnRelu<384, 256, 8>, f32>(),
+        x384
+    ));
+    add(layer!(
+        "conv5 + bn + relu 256->256 @8",
+        dev.build_module::<ConvBnRelu<256, 256, 8>, f32>(),
+        x256
+    ));
+    blocks.print();
     let mut model = dev.build_module::<Cifar, f32>();
     layer!("whole model (no optimizer)", model, x3);
 }
@@ -274,6 +304,35 @@ fn article() {
         f4096
     ));
     total.print();
+    println!("the model's blocks (inference folds ReLU and batch norm into the convolution)");
+    let mut blocks = Total::default();
+    let mut add = |r| blocks.add(r);
+    add(layer!(
+        "conv1 + relu + bn + pool",
+        dev.build_module::<ConvReluBn<3, 96, 11, 4, 0, 55, MaxPool2D<3, 2, 27>>, f32>(),
+        x3
+    ));
+    add(layer!(
+        "conv2 + relu + bn + pool",
+        dev.build_module::<ConvReluBn<96, 256, 5, 1, 2, 27, MaxPool2D<3, 2, 13>>, f32>(),
+        x96h
+    ));
+    add(layer!(
+        "conv3 + relu + bn",
+        dev.build_module::<ConvReluBn<256, 384, 3, 1, 1, 13>, f32>(),
+        x256h
+    ));
+    add(layer!(
+        "conv4 + relu + bn",
+        dev.build_module::<ConvReluBn<384, 384, 3, 1, 1, 13>, f32>(),
+        x384
+    ));
+    add(layer!(
+        "conv5 + relu + bn + pool",
+        dev.build_module::<ConvReluBn<384, 256, 3, 1, 1, 13, MaxPool2D<3, 2, 6>>, f32>(),
+        x384
+    ));
+    blocks.print();
     let mut model = dev.build_module::<Article, f32>();
     layer!("whole model (no optimizer)", model, x3);
 }
