@@ -1,5 +1,5 @@
 # alexnet-lab: the commands the README names.
-.PHONY: course setup test html build summary bench figures
+.PHONY: course setup test html build summary bench figures compare
 
 ## Set everything up (idempotent) and open the course in JupyterLab. Run as root (a
 ## container, a cloud notebook), JupyterLab refuses to start without --allow-root: it is
@@ -36,3 +36,8 @@ bench: build
 ## trained briefly on the synthetic set.
 figures:
 	cargo run --release --example gallery -- assets/figures
+
+## alexnet bench beside its Keras and PyTorch twins: alternated rounds, one table (the first
+## run makes the peers' venv, .venv-peers, about 7 GB).
+compare:
+	python3 bench/compare.py --rounds 3
