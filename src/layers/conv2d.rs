@@ -174,23 +174,7 @@ impl<
         &self,
         x: Tensor<(B, Const<I>, Const<H>, Const<W>), f32, D, T>,
     ) -> Result<Self::Output, D::Err> {
-        const {
-            assert!(
-                G > 0 && I % G == 0 && O % G == 0,
-                "Conv2D: GROUPS must divide IN and OUT"
-            );
-            assert!(S > 0, "Conv2D: STRIDE must be at least 1");
-            assert!(
-                H + 2 * P >= K && W + 2 * P >= K,
-                "Conv2D: kernel K is larger than the padded input H + 2*PAD"
-            );
-            assert!(
-                (H + 2 * P - K) / S + 1 == OS && (W + 2 * P - K) / S + 1 == OS,
-                "Conv2D: wrong OUT_SIZE. The output height and width must be (H + 2*PAD - K) / STRIDE + 1 \
-                 for the input's H and W; the note below names the layer (Conv2D<IN, OUT, K, STRIDE, PAD, OUT_SIZE>) \
-                 and the input's sizes"
-            );
-        }
+        let () = Conv2DSizes::<I, O, K, S, P, OS, G, H, W>::CHECK;
         let batch = x.shape().0;
         let spec = ConvSpec {
             batch: batch.size(),
@@ -227,4 +211,53 @@ impl<
         D: Storage<E>,
     > NonMutableModule for Conv2D<I, O, K, S, P, OS, G, E, D>
 {
+}
+
+/// The sizes of a convolution `Conv2D<IN, OUT, K, STRIDE, PAD, OUT_SIZE, GROUPS>` on an input
+/// of `H` x `W`, checked when the program is built: reading [`Conv2DSizes::CHECK`] in code
+/// the compiler builds for these sizes stops the build with a message naming the rule and,
+/// in its note, every number (`Conv2DSizes<3, 64, 3, 1, 1, 32, 1, 28, 28>`). `Conv2D` and
+/// the fused blocks of the models read it.
+pub struct Conv2DSizes<
+    const IN: usize,
+    const OUT: usize,
+    const K: usize,
+    const STRIDE: usize,
+    const PAD: usize,
+    const OUT_SIZE: usize,
+    const GROUPS: usize,
+    const H: usize,
+    const W: usize,
+>;
+
+impl<
+        const I: usize,
+        const O: usize,
+        const K: usize,
+        const S: usize,
+        const P: usize,
+        const OS: usize,
+        const G: usize,
+        const H: usize,
+        const W: usize,
+    > Conv2DSizes<I, O, K, S, P, OS, G, H, W>
+{
+    /// Evaluates to `()` when the sizes fit; otherwise the build stops here.
+    pub const CHECK: () = {
+        assert!(
+            G > 0 && I % G == 0 && O % G == 0,
+            "Conv2D: GROUPS must divide IN and OUT"
+        );
+        assert!(S > 0, "Conv2D: STRIDE must be at least 1");
+        assert!(
+            H + 2 * P >= K && W + 2 * P >= K,
+            "Conv2D: kernel K is larger than the padded input H + 2*PAD"
+        );
+        assert!(
+            (H + 2 * P - K) / S + 1 == OS && (W + 2 * P - K) / S + 1 == OS,
+            "Conv2D: wrong OUT_SIZE. The output height and width must be (H + 2*PAD - K) / STRIDE + 1 \
+             for the input's H and W; the compiler names every size below, \
+             as Conv2DSizes<IN, OUT, K, STRIDE, PAD, OUT_SIZE, GROUPS, H, W>"
+        );
+    };
 }

@@ -141,7 +141,7 @@ impl<
     /// Inference: one convolution with ReLU and batch norm applied as it writes, then `NEXT`.
     fn try_forward(&self, x: Images<B, I, H, W, D>) -> Result<Self::Output, D::Err> {
         // The convolution's compile-time shape checks, as in the unfused layer.
-        let _ = <layers::Conv2D<I, O, K, S, P, OS, 1, f32, D> as Module<Images<B, I, H, W, D>>>::try_forward;
+        let () = layers::Conv2DSizes::<I, O, K, S, P, OS, 1, H, W>::CHECK;
         let batch = x.shape().0;
         let spec = conv_spec(batch.size(), (I, O, K, S, P), (H, W, OS));
         let (a, c) = bn_affine(&self.2);

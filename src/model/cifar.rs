@@ -122,18 +122,27 @@ pub(crate) fn conv_spec(
 type Images<B, const C: usize, const H: usize, const W: usize, D, T = NoneTape> =
     Tensor<(B, Const<C>, Const<H>, Const<W>), f32, D, T>;
 
-impl<B: Dim, const I: usize, const O: usize, const S: usize, D: LabDevice>
-    Module<Images<B, I, S, S, D>> for ConvBnReluBlock<I, O, S, f32, D>
+impl<
+        B: Dim,
+        const I: usize,
+        const O: usize,
+        const S: usize,
+        const H: usize,
+        const W: usize,
+        D: LabDevice,
+    > Module<Images<B, I, H, W, D>> for ConvBnReluBlock<I, O, S, f32, D>
 {
     type Output = Images<B, O, S, S, D>;
     type Error = D::Err;
 
-    /// Inference: one convolution with batch norm and ReLU applied as it writes.
-    fn try_forward(&self, x: Images<B, I, S, S, D>) -> Result<Self::Output, D::Err> {
+    /// Inference: one convolution with batch norm and ReLU applied as it writes. An input of
+    /// any other size than `S` stops the build at the convolution's size check, as the
+    /// unfused layer does.
+    fn try_forward(&self, x: Images<B, I, H, W, D>) -> Result<Self::Output, D::Err> {
         // The convolution's compile-time shape checks, as in the unfused layer.
-        let _ = <layers::Conv2D<I, O, 3, 1, 1, S, 1, f32, D> as Module<Images<B, I, S, S, D>>>::try_forward;
+        let () = layers::Conv2DSizes::<I, O, 3, 1, 1, S, 1, H, W>::CHECK;
         let batch = x.shape().0;
-        let spec = conv_spec(batch.size(), (I, O, 3, 1, 1), (S, S, S));
+        let spec = conv_spec(batch.size(), (I, O, 3, 1, 1), (H, W, S));
         let (a, c) = bn_affine(&self.1);
         let epilogue = Epilogue::AffineRelu { a, c };
         let shape = (batch, Const, Const, Const);
@@ -141,8 +150,15 @@ impl<B: Dim, const I: usize, const O: usize, const S: usize, D: LabDevice>
     }
 }
 
-impl<B: Dim, const I: usize, const O: usize, const S: usize, D: LabDevice>
-    ModuleMut<Images<B, I, S, S, D, OwnedTape<f32, D>>> for ConvBnReluBlock<I, O, S, f32, D>
+impl<
+        B: Dim,
+        const I: usize,
+        const O: usize,
+        const S: usize,
+        const H: usize,
+        const W: usize,
+        D: LabDevice,
+    > ModuleMut<Images<B, I, H, W, D, OwnedTape<f32, D>>> for ConvBnReluBlock<I, O, S, f32, D>
 {
     type Output = Images<B, O, S, S, D, OwnedTape<f32, D>>;
     type Error = D::Err;
@@ -150,7 +166,7 @@ impl<B: Dim, const I: usize, const O: usize, const S: usize, D: LabDevice>
     /// Training: the three layers one after another (batch statistics, running averages).
     fn try_forward_mut(
         &mut self,
-        x: Images<B, I, S, S, D, OwnedTape<f32, D>>,
+        x: Images<B, I, H, W, D, OwnedTape<f32, D>>,
     ) -> Result<Self::Output, D::Err> {
         let y = self.0.try_forward(x)?;
         let y = self.1.try_forward_mut(y)?;
