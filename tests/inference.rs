@@ -27,6 +27,36 @@ fn randomise_bn<const C: usize>(bn: &mut layers::BatchNorm2D<C, f32, Cpu>, seed:
 }
 
 /// Batch norm's evaluation-mode `(a, c)` per channel in f64.
+/// `max(conv + bias, 0) * a + c` per channel (the article block before its pool), from the
+/// plain loops.
+fn naive_conv_relu_bn<
+    const I: usize,
+    const O: usize,
+    const K: usize,
+    const S: usize,
+    const P: usize,
+    const OS: usize,
+    const C: usize,
+>(
+    s: Conv,
+    x: &[f32],
+    conv: &layers::Conv2D<I, O, K, S, P, OS, 1, f32, Cpu>,
+    bn: &layers::BatchNorm2D<C, f32, Cpu>,
+) -> Vec<f64> {
+    let y = conv_forward(
+        s,
+        &to64(x),
+        &to64(&conv.weight.as_vec()),
+        &to64(&conv.bias.as_vec()),
+    );
+    let (a, c) = bn_affine64(bn);
+    let plane = s.os * s.os;
+    y.iter()
+        .enumerate()
+        .map(|(i, v)| v.max(0.0) * a[i / plane % s.o] + c[i / plane % s.o])
+        .collect()
+}
+
 fn bn_affine64<const C: usize>(bn: &layers::BatchNorm2D<C, f32, Cpu>) -> (Vec<f64>, Vec<f64>) {
     let (m, v) = (
         to64(&bn.running_mean.as_vec()),
@@ -123,19 +153,7 @@ macro_rules! article_case {
                 h: $h,
                 os: $os,
             };
-            let conv = conv_forward(
-                s,
-                &to64(&x.as_vec()),
-                &to64(&block.0.weight.as_vec()),
-                &to64(&block.0.bias.as_vec()),
-            );
-            let (a, c) = bn_affine64(&block.2);
-            let plane = $os * $os;
-            let y: Vec<f64> = conv
-                .iter()
-                .enumerate()
-                .map(|(i, v)| v.max(0.0) * a[i / plane % $o] + c[i / plane % $o])
-                .collect();
+            let y = naive_conv_relu_bn(s, &x.as_vec(), &block.0, &block.2);
             let want = pool_forward(true, 2 * $o, $os, $pk, $ps, $pos, &y);
             assert_close("article block vs naive", &fused, &want, 1e-4);
         }
@@ -162,19 +180,7 @@ macro_rules! article_case {
                 h: $h,
                 os: $os,
             };
-            let conv = conv_forward(
-                s,
-                &to64(&x.as_vec()),
-                &to64(&block.0.weight.as_vec()),
-                &to64(&block.0.bias.as_vec()),
-            );
-            let (a, c) = bn_affine64(&block.2);
-            let plane = $os * $os;
-            let want: Vec<f64> = conv
-                .iter()
-                .enumerate()
-                .map(|(i, v)| v.max(0.0) * a[i / plane % $o] + c[i / plane % $o])
-                .collect();
+            let want = naive_conv_relu_bn(s, &x.as_vec(), &block.0, &block.2);
             assert_close("article block vs naive", &fused, &want, 1e-4);
         }
     };
