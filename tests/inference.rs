@@ -38,11 +38,23 @@ fn naive_conv_relu_bn<
     const OS: usize,
     const C: usize,
 >(
-    s: Conv,
+    batch: usize,
+    side: usize,
     x: &[f32],
     conv: &layers::Conv2D<I, O, K, S, P, OS, 1, f32, Cpu>,
     bn: &layers::BatchNorm2D<C, f32, Cpu>,
 ) -> Vec<f64> {
+    let s = Conv {
+        b: batch,
+        c: I,
+        o: O,
+        k: K,
+        s: S,
+        p: P,
+        g: 1,
+        h: side,
+        os: OS,
+    };
     let y = conv_forward(
         s,
         &to64(x),
@@ -142,18 +154,7 @@ macro_rules! article_case {
             let unfused = block.3.forward(block.2.forward(y)).as_vec();
             assert_same("article block", &fused, &unfused);
 
-            let s = Conv {
-                b: 2,
-                c: $i,
-                o: $o,
-                k: $k,
-                s: $st,
-                p: $p,
-                g: 1,
-                h: $h,
-                os: $os,
-            };
-            let y = naive_conv_relu_bn(s, &x.as_vec(), &block.0, &block.2);
+            let y = naive_conv_relu_bn(2, $h, &x.as_vec(), &block.0, &block.2);
             let want = pool_forward(true, 2 * $o, $os, $pk, $ps, $pos, &y);
             assert_close("article block vs naive", &fused, &want, 1e-4);
         }
@@ -169,18 +170,7 @@ macro_rules! article_case {
             let unfused = block.2.forward(block.0.forward(x.clone()).relu()).as_vec();
             assert_same("article block", &fused, &unfused);
 
-            let s = Conv {
-                b: 2,
-                c: $i,
-                o: $o,
-                k: $k,
-                s: $st,
-                p: $p,
-                g: 1,
-                h: $h,
-                os: $os,
-            };
-            let want = naive_conv_relu_bn(s, &x.as_vec(), &block.0, &block.2);
+            let want = naive_conv_relu_bn(2, $h, &x.as_vec(), &block.0, &block.2);
             assert_close("article block vs naive", &fused, &want, 1e-4);
         }
     };
