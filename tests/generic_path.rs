@@ -221,7 +221,8 @@ fn bn_backward_f64(
 #[test]
 fn batch_norm_alone_matches_f64_loops_on_both_paths() {
     // The first batch norm of `cifar` at batch 16, the same input and output gradient on
-    // both paths, against f64 loops.
+    // both paths, against f64 loops: the gradients, the running statistics (updated on the
+    // device), and evaluation with them.
     let dev = Cpu::seed_from_u64(12);
     let mut bn = dev.build_module::<BatchNorm2D<64>, f32>();
     let scale: Tensor<Rank1<64>, f32, _> = dev.sample_uniform();
@@ -236,15 +237,47 @@ fn batch_norm_alone_matches_f64_loops_on_both_paths() {
         &reference::to64(&gy.as_vec()),
         bn.epsilon,
     );
+    // The running statistics after the step, and evaluation with them, from the loops.
+    let (xv, scale64, bias64) = (
+        reference::to64(&x.as_vec()),
+        reference::to64(&bn.scale.as_vec()),
+        reference::to64(&bn.bias.as_vec()),
+    );
+    let stats = reference::batch_norm_train(16, 64, 1024, &xv, &scale64, &bias64, bn.epsilon);
+    let (mut want_mean, mut want_var) = (
+        reference::to64(&bn.running_mean.as_vec()),
+        reference::to64(&bn.running_var.as_vec()),
+    );
+    reference::update_running_stats(
+        (&mut want_mean, &mut want_var),
+        &stats,
+        16 * 1024,
+        bn.momentum,
+    );
+    let want_eval = reference::batch_norm_eval(
+        16,
+        64,
+        1024,
+        &xv,
+        &scale64,
+        &bias64,
+        (&want_mean, &want_var),
+        bn.epsilon,
+    );
     for path in [CpuPath::Native, CpuPath::Generic] {
-        let grads = path.run(|| {
-            let y = bn.clone().forward_mut(x.leaky_trace());
-            (y * gy.clone()).sum().backward()
+        let (grads, after) = path.run(|| {
+            let mut bn = bn.clone();
+            let y = bn.forward_mut(x.leaky_trace());
+            ((y * gy.clone()).sum().backward(), bn)
         });
+        let eval = path.run(|| after.forward(x.clone()).as_vec());
         let got = [
             ("x", grads.get(&x).as_vec(), &want_x),
             ("scale", grads.get(&bn.scale).as_vec(), &want_scale),
             ("bias", grads.get(&bn.bias).as_vec(), &want_bias),
+            ("running mean", after.running_mean.as_vec(), &want_mean),
+            ("running var", after.running_var.as_vec(), &want_var),
+            ("evaluation output", eval, &want_eval),
         ];
         for (what, got, want) in got {
             let scale = want.iter().fold(0.0f64, |m, v| m.max(v.abs()));

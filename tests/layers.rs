@@ -541,10 +541,14 @@ fn batch_norm_matches_dfdx_in_training_and_evaluation_on_both_paths() {
         1e-4,
     );
     let (cpu_mean, cpu_var) = alexnet_lab::layers::cpu::bn::stats(&spec, &x.as_vec());
-    assert_close("generic mean", &mean, &to64(&cpu_mean), 1e-5);
-    assert_close("generic var", &var, &to64(&cpu_var), 1e-5);
+    assert_close("generic mean", &mean.as_vec(), &to64(&cpu_mean), 1e-5);
+    assert_close("generic var", &var.as_vec(), &to64(&cpu_var), 1e-5);
     let (a, b) = (vec![2.0, -1.0, 0.5, 3.0], vec![0.1, 0.2, 0.3, 0.4]);
-    let affine = generic::channel_affine(spec, x.clone(), a.clone(), b.clone())
+    let (at, bt) = (
+        dev.tensor_from_vec(a.clone(), (C,)),
+        dev.tensor_from_vec(b.clone(), (C,)),
+    );
+    let affine = generic::channel_affine(spec, x.clone(), &at, &bt)
         .unwrap()
         .as_vec();
     let want: Vec<f64> = x

@@ -1,6 +1,6 @@
 //! Batch normalisation (Ioffe and Szegedy 2015) with a fused CPU kernel.
 
-use super::device::LabDevice;
+use super::device::{Channels, LabDevice};
 use super::spec::BnSpec;
 use dfdx::prelude::*;
 
@@ -106,6 +106,24 @@ impl<const C: usize, D: Device<f32>> TensorCollection<f32, D> for BatchNorm2D<C,
 }
 
 impl<const C: usize, D: LabDevice> BatchNorm2D<C, f32, D> {
+    /// Evaluation-mode batch norm as `y = x * a + c` per channel, computed on the device
+    /// from the running statistics: `a = scale / sqrt(running_var + epsilon)`,
+    /// `c = bias - running_mean * a`. The fused convolution blocks apply these as they write
+    /// their output; [`Module::try_forward`] applies them to its input.
+    pub fn try_folded(&self) -> Result<(Channels<D>, Channels<D>), D::Err> {
+        let a = self.scale.clone().try_div(
+            self.running_var
+                .clone()
+                .try_add(self.epsilon as f32)?
+                .try_sqrt()?,
+        )?;
+        let c = self
+            .bias
+            .clone()
+            .try_sub(self.running_mean.clone().try_mul(a.clone())?)?;
+        Ok((a.try_reshape_like(&(C,))?, c.try_reshape_like(&(C,))?))
+    }
+
     fn spec<S: Shape>(&self, shape: &S) -> BnSpec {
         let dims = shape.concrete();
         let (batch, plane) = (dims[0], dims.into_iter().skip(2).product());
@@ -127,15 +145,8 @@ impl<B: Dim, const C: usize, H: Dim, W: Dim, D: LabDevice>
     /// Evaluation: normalises with the running statistics (which it leaves alone).
     fn try_forward(&self, x: Tensor<(B, Const<C>, H, W), f32, D>) -> Result<Self::Output, D::Err> {
         let spec = self.spec(x.shape());
-        let (mean, var) = (self.running_mean.as_vec(), self.running_var.as_vec());
-        let (gamma, beta) = (self.scale.as_vec(), self.bias.as_vec());
-        let (a, b): (Vec<f32>, Vec<f32>) = (0..C)
-            .map(|c| {
-                let a = gamma[c] / (var[c] + spec.epsilon).sqrt();
-                (a, beta[c] - mean[c] * a)
-            })
-            .unzip();
-        D::try_channel_affine(spec, x, a, b)
+        let (a, c) = self.try_folded()?;
+        D::try_channel_affine(spec, x, &a, &c)
     }
 }
 
@@ -145,27 +156,24 @@ impl<B: Dim, const C: usize, H: Dim, W: Dim, D: LabDevice>
     type Output = Tensor<(B, Const<C>, H, W), f32, D, OwnedTape<f32, D>>;
     type Error = D::Err;
 
-    /// Training: normalises with the batch's statistics and updates the running ones.
+    /// Training: normalises with the batch's statistics and updates the running ones, on the
+    /// device: `running = (1 - momentum) * running + momentum * batch`, with the batch's
+    /// variance made unbiased (times `n / (n - 1)` for `n` values per channel).
     fn try_forward_mut(
         &mut self,
         x: Tensor<(B, Const<C>, H, W), f32, D, OwnedTape<f32, D>>,
     ) -> Result<Self::Output, D::Err> {
         let spec = self.spec(x.shape());
         let (y, mean, var) = D::try_batch_norm_train(spec, x, &self.scale, &self.bias)?;
-        let (m, n) = (self.momentum as f32, (spec.batch * spec.plane) as f32);
+        let (m, n) = (self.momentum, (spec.batch * spec.plane) as f64);
         let unbias = if n > 1.0 { n / (n - 1.0) } else { 1.0 };
-        let update = |running: &Tensor<Rank1<C>, f32, D>, batch: &[f32], k: f32| -> Vec<f32> {
-            running
-                .as_vec()
-                .iter()
-                .zip(batch)
-                .map(|(r, b)| (1.0 - m) * r + m * k * b)
-                .collect()
-        };
-        let new_mean = update(&self.running_mean, &mean, 1.0);
-        let new_var = update(&self.running_var, &var, unbias);
-        self.running_mean.copy_from(&new_mean);
-        self.running_var.copy_from(&new_var);
+        let per_channel = (Const::<C>,);
+        let (mean, var) = (
+            mean.try_reshape_like(&per_channel)?,
+            var.try_reshape_like(&per_channel)?,
+        );
+        self.running_mean.try_axpy(1.0 - m, &mean, m)?;
+        self.running_var.try_axpy(1.0 - m, &var, m * unbias)?;
         Ok(y)
     }
 }

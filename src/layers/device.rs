@@ -92,8 +92,13 @@ pub trait OnDevice {
     fn device(&self) -> &Self::Device;
 }
 
-/// A training-mode batch norm's output with the batch's per-channel mean and biased variance.
-pub type BnOutput<S, D, T> = (Tensor<S, f32, D, T>, Vec<f32>, Vec<f32>);
+/// A training-mode batch norm's output with the batch's per-channel mean and biased variance,
+/// both `[C]` on the device (the running averages are updated there, with no copy to the host).
+pub type BnOutput<S, D, T> = (Tensor<S, f32, D, T>, Channels<D>, Channels<D>);
+
+/// One number per channel, `[C]`, on the device: batch statistics, or the `(a, c)` of an
+/// evaluation-mode batch norm folded to `x * a + c`.
+pub type Channels<D> = Tensor<(usize,), f32, D>;
 
 /// A batch of `N`-vectors, `[B, N]` (a dense layer's input or output).
 pub type Rows<B, const N: usize, D, T> = Tensor<(B, Const<N>), f32, D, T>;
@@ -145,8 +150,8 @@ pub trait LabDevice: Device<f32> + HasErr<Err: DeviceError> {
     fn try_channel_affine<S: Shape>(
         spec: BnSpec,
         x: Tensor<S, f32, Self>,
-        a: Vec<f32>,
-        b: Vec<f32>,
+        a: &Channels<Self>,
+        b: &Channels<Self>,
     ) -> Result<Tensor<S, f32, Self>, Self::Err>;
 
     /// A device on the same hardware whose random numbers (dropout masks, samples) start
@@ -161,7 +166,7 @@ pub trait LabDevice: Device<f32> + HasErr<Err: DeviceError> {
         x: Tensor<Si, f32, Self>,
         w: &Tensor<Sw, f32, Self>,
         b: &Tensor<Sb, f32, Self>,
-        epilogue: &Epilogue,
+        epilogue: &Epilogue<Channels<Self>>,
         out_shape: So,
     ) -> Result<Tensor<So, f32, Self>, Self::Err> {
         conv2d_then_epilogue(spec, x, w, b, epilogue, out_shape)
@@ -175,7 +180,7 @@ fn conv2d_then_epilogue<D: LabDevice, Si: Shape, Sw: Shape, Sb: Shape, So: Shape
     x: Tensor<Si, f32, D>,
     w: &Tensor<Sw, f32, D>,
     b: &Tensor<Sb, f32, D>,
-    epilogue: &Epilogue,
+    epilogue: &Epilogue<Channels<D>>,
     out_shape: So,
 ) -> Result<Tensor<So, f32, D>, D::Err> {
     let y = D::try_conv2d(spec, x, w, b, out_shape)?;
@@ -188,12 +193,8 @@ fn conv2d_then_epilogue<D: LabDevice, Si: Shape, Sw: Shape, Sb: Shape, So: Shape
     match epilogue {
         Epilogue::Identity => Ok(y),
         Epilogue::Relu => y.try_relu(),
-        Epilogue::AffineRelu { a, c } => {
-            D::try_channel_affine(bn, y, a.clone(), c.clone())?.try_relu()
-        }
-        Epilogue::ReluAffine { a, c } => {
-            D::try_channel_affine(bn, y.try_relu()?, a.clone(), c.clone())
-        }
+        Epilogue::AffineRelu { a, c } => D::try_channel_affine(bn, y, a, c)?.try_relu(),
+        Epilogue::ReluAffine { a, c } => D::try_channel_affine(bn, y.try_relu()?, a, c),
     }
 }
 
@@ -336,9 +337,12 @@ impl LabDevice for Cpu {
         let gv = values(gamma)?;
         let (mean, var) = cpu::bn::stats(&spec, &xv);
         let (a, b) = cpu::bn::fold(&spec, &mean, &var, &gv, &values(beta)?);
-        let out = x
-            .device()
-            .try_tensor_from_vec(cpu::bn::affine(&spec, &xv, &a, &b), *x.shape())?;
+        let dev = x.device().clone();
+        let out = dev.try_tensor_from_vec(cpu::bn::affine(&spec, &xv, &a, &b), *x.shape())?;
+        let stats = (
+            dev.try_tensor_from_vec(mean.clone(), (spec.channels,))?,
+            dev.try_tensor_from_vec(var.clone(), (spec.channels,))?,
+        );
         if T::OWNS_TAPE {
             let (xg, gg, bg, og) = (x.ghost(), gamma.ghost(), beta.ghost(), out.ghost());
             let (mean, var) = (mean.clone(), var.clone());
@@ -352,7 +356,7 @@ impl LabDevice for Cpu {
                 );
             });
         }
-        Ok((out.put_tape(tape), mean, var))
+        Ok((out.put_tape(tape), stats.0, stats.1))
     }
 
     fn try_linear<B: Dim, const I: usize, const O: usize, T: Tape<f32, Self>>(
@@ -386,14 +390,14 @@ impl LabDevice for Cpu {
     fn try_channel_affine<S: Shape>(
         spec: BnSpec,
         x: Tensor<S, f32, Self>,
-        a: Vec<f32>,
-        b: Vec<f32>,
+        a: &Channels<Self>,
+        b: &Channels<Self>,
     ) -> Result<Tensor<S, f32, Self>, Self::Err> {
         if generic_on_cpu() {
             return generic::channel_affine(spec, x, a, b);
         }
         let (x, _, xv) = split_values(x)?;
-        let y = cpu::bn::affine(&spec, &xv, &a, &b);
+        let y = cpu::bn::affine(&spec, &xv, &values(a)?, &values(b)?);
         x.device().try_tensor_from_vec(y, *x.shape())
     }
 
@@ -406,12 +410,13 @@ impl LabDevice for Cpu {
         x: Tensor<Si, f32, Self>,
         w: &Tensor<Sw, f32, Self>,
         b: &Tensor<Sb, f32, Self>,
-        epilogue: &Epilogue,
+        epilogue: &Epilogue<Channels<Self>>,
         out_shape: So,
     ) -> Result<Tensor<So, f32, Self>, Self::Err> {
         if generic_on_cpu() {
             return conv2d_then_epilogue(spec, x, w, b, epilogue, out_shape);
         }
+        let epilogue = &epilogue.try_map(values)?;
         let (x, _, xv) = split_values(x)?;
         let (wv, bv) = (values(w)?, values(b)?);
         let out = if cpu::winograd::applies(&spec) {

@@ -352,10 +352,10 @@ pub fn batch_norm_train<D: Device<f32>, S: Shape, Sc: Shape, T: Tape<f32, D>>(
     let full = (s.batch, s.channels, s.plane);
     let x3 = x.try_reshape_like(&full)?;
     let mean = channel_mean(x3.retaped::<T>())?;
-    let mean_host = mean.retaped::<NoneTape>().as_vec();
+    let batch_mean = mean.retaped::<NoneTape>();
     let centered = x3.try_sub(per_channel(mean, full)?)?;
     let var = channel_mean(centered.retaped::<T>().try_square()?)?;
-    let var_host = var.retaped::<NoneTape>().as_vec();
+    let batch_var = var.retaped::<NoneTape>();
     let std = var.try_add(s.epsilon)?.try_sqrt()?;
     let gamma = gamma.retaped::<T>().try_reshape_like(&(s.channels,))?;
     let scale = per_channel(gamma.try_div(std)?, full)?;
@@ -364,25 +364,20 @@ pub fn batch_norm_train<D: Device<f32>, S: Shape, Sc: Shape, T: Tape<f32, D>>(
         .try_mul(scale)?
         .try_add(beta)?
         .try_reshape_like(&shape)?;
-    Ok((y, mean_host, var_host))
+    Ok((y, batch_mean, batch_var))
 }
 
 /// `y = x * a[c] + b[c]` from dfdx ops.
 pub fn channel_affine<D: Device<f32>, S: Shape>(
     s: BnSpec,
     x: Tensor<S, f32, D>,
-    a: Vec<f32>,
-    b: Vec<f32>,
+    a: &super::device::Channels<D>,
+    b: &super::device::Channels<D>,
 ) -> Result<Tensor<S, f32, D>, D::Err> {
     let shape = *x.shape();
     let full = (s.batch, s.channels, s.plane);
-    let dev = x.device().clone();
-    let a = dev
-        .try_tensor_from_vec(a, (s.channels,))?
-        .try_broadcast_like::<_, Axes2<0, 2>>(&full)?;
-    let b = dev
-        .try_tensor_from_vec(b, (s.channels,))?
-        .try_broadcast_like::<_, Axes2<0, 2>>(&full)?;
+    let a = a.clone().try_broadcast_like::<_, Axes2<0, 2>>(&full)?;
+    let b = b.clone().try_broadcast_like::<_, Axes2<0, 2>>(&full)?;
     x.try_reshape_like(&full)?
         .try_mul(a)?
         .try_add(b)?
@@ -449,8 +444,8 @@ impl super::LabDevice for Cuda {
     fn try_channel_affine<S: Shape>(
         spec: BnSpec,
         x: Tensor<S, f32, Self>,
-        a: Vec<f32>,
-        b: Vec<f32>,
+        a: &super::device::Channels<Self>,
+        b: &super::device::Channels<Self>,
     ) -> Result<Tensor<S, f32, Self>, Self::Err> {
         channel_affine(spec, x, a, b)
     }

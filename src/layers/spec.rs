@@ -82,17 +82,33 @@ pub struct BnSpec {
 /// evaluation-mode batch norm that follow it in a model, folded into the one pass that writes
 /// the output. Each is computed with the same operations, in the same order, as the separate
 /// layers compute it, so the results are the same.
+///
+/// `V` holds the per-channel numbers: a device tensor where a model hands the epilogue to its
+/// device (so they never leave it), a `Vec<f32>` in the CPU kernels.
 #[derive(Clone, Debug, PartialEq, Default)]
-pub enum Epilogue {
+pub enum Epilogue<V = Vec<f32>> {
     /// `v` (a plain convolution).
     #[default]
     Identity,
     /// `max(v, 0)`: convolution, ReLU.
     Relu,
     /// `max(v * a[o] + c[o], 0)`: convolution, batch norm, ReLU (the `cifar` model's order).
-    AffineRelu { a: Vec<f32>, c: Vec<f32> },
+    AffineRelu { a: V, c: V },
     /// `max(v, 0) * a[o] + c[o]`: convolution, ReLU, batch norm (the `article` model's order).
-    ReluAffine { a: Vec<f32>, c: Vec<f32> },
+    ReluAffine { a: V, c: V },
+}
+
+impl<V> Epilogue<V> {
+    /// The same epilogue with its per-channel numbers converted by `f` (for example, read
+    /// from a device tensor into a `Vec`).
+    pub fn try_map<W, E>(&self, mut f: impl FnMut(&V) -> Result<W, E>) -> Result<Epilogue<W>, E> {
+        Ok(match self {
+            Epilogue::Identity => Epilogue::Identity,
+            Epilogue::Relu => Epilogue::Relu,
+            Epilogue::AffineRelu { a, c } => Epilogue::AffineRelu { a: f(a)?, c: f(c)? },
+            Epilogue::ReluAffine { a, c } => Epilogue::ReluAffine { a: f(a)?, c: f(c)? },
+        })
+    }
 }
 
 impl Epilogue {

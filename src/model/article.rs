@@ -5,7 +5,7 @@
 //! the first, second and fifth; dense 9216 -> 4096 -> 4096 -> 10 with dropout 0.5.
 //! 58,325,066 trainable parameters. Taught in `notebooks/07-alexnet.ipynb`.
 
-use super::cifar::{bn_affine, conv_spec};
+use super::cifar::conv_spec;
 use super::describe::{Describe, LayerRow};
 use crate::layers::builders::{BatchNorm2D, Conv2D, Flatten, Linear, MaxPool2D};
 use crate::layers::spec::Epilogue;
@@ -144,7 +144,7 @@ impl<
         let () = layers::Conv2DSizes::<I, O, K, S, P, OS, 1, H, W>::CHECK;
         let batch = x.shape().0;
         let spec = conv_spec(batch.size(), (I, O, K, S, P), (H, W, OS));
-        let (a, c) = bn_affine(&self.2);
+        let (a, c) = self.2.try_folded()?;
         let epilogue = Epilogue::ReluAffine { a, c };
         let shape = (batch, Const, Const, Const);
         let y = D::try_conv2d_eval(spec, x, &self.0.weight, &self.0.bias, &epilogue, shape)?;

@@ -82,22 +82,6 @@ impl<const I: usize, const O: usize, const S: usize, D: Device<f32>> TensorColle
     }
 }
 
-/// Batch norm's evaluation-mode `(a, c)` per channel: `y = x * a + c`, computed as
-/// `BatchNorm2D::forward` computes them.
-pub(crate) fn bn_affine<const C: usize, D: LabDevice>(
-    bn: &layers::BatchNorm2D<C, f32, D>,
-) -> (Vec<f32>, Vec<f32>) {
-    let (mean, var) = (bn.running_mean.as_vec(), bn.running_var.as_vec());
-    let (gamma, beta) = (bn.scale.as_vec(), bn.bias.as_vec());
-    let eps = bn.epsilon as f32;
-    (0..C)
-        .map(|c| {
-            let a = gamma[c] / (var[c] + eps).sqrt();
-            (a, beta[c] - mean[c] * a)
-        })
-        .unzip()
-}
-
 /// The spec of a square convolution of a batch of `batch` images.
 pub(crate) fn conv_spec(
     batch: usize,
@@ -143,7 +127,7 @@ impl<
         let () = layers::Conv2DSizes::<I, O, 3, 1, 1, S, 1, H, W>::CHECK;
         let batch = x.shape().0;
         let spec = conv_spec(batch.size(), (I, O, 3, 1, 1), (H, W, S));
-        let (a, c) = bn_affine(&self.1);
+        let (a, c) = self.1.try_folded()?;
         let epilogue = Epilogue::AffineRelu { a, c };
         let shape = (batch, Const, Const, Const);
         D::try_conv2d_eval(spec, x, &self.0.weight, &self.0.bias, &epilogue, shape)
