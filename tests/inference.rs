@@ -251,7 +251,7 @@ fn cifar_model_keeps_its_checkpoint_names_and_infers_as_its_plain_layers_do() {
 }
 
 #[test]
-fn max_pool_rows_match_a_naive_scan_with_ties_and_nans() {
+fn max_pool_rows_match_a_naive_scan_with_ties_and_nans_in_training_and_inference() {
     // Wide rows (27 outputs) and a 3x3 stride-2 window (the article's pools), values on a
     // coarse grid so that windows tie, and a few NaNs.
     const B: usize = 2;
@@ -276,6 +276,8 @@ fn max_pool_rows_match_a_naive_scan_with_ties_and_nans() {
     let r: Tensor<Rank4<B, C, OS, OS>, f32, _> = dev.sample_normal();
     let y = MaxPool2D::<3, 2, OS>.forward(x.leaky_trace());
     let got = y.retaped::<NoneTape>().as_vec();
+    // Inference (no tape) has its own kernel, with no winners to keep: the same values.
+    let eval = MaxPool2D::<3, 2, OS>.forward(x.clone()).as_vec();
     let grads = (y * r.clone()).sum().backward();
     let gx = grads.get(&x).as_vec();
 
@@ -300,6 +302,14 @@ fn max_pool_rows_match_a_naive_scan_with_ties_and_nans() {
                 assert!(
                     g.to_bits() == best.0.to_bits() || (g.is_nan() && best.0.is_nan()),
                     "output {out}: got {g}, want {}",
+                    best.0
+                );
+                // The inference kernel meets the candidates column by column: the same
+                // value, but a tie of 0.0 and -0.0 may keep either sign.
+                let e = eval[out];
+                assert!(
+                    e == best.0 || (e.is_nan() && best.0.is_nan()),
+                    "inference output {out}: got {e}, want {}",
                     best.0
                 );
                 want_gx[best.1] += rv[out];

@@ -578,6 +578,10 @@ fn max_pool_propagates_nan_and_routes_ties_to_the_first_pixel_on_both_window_pat
         "NaN must win: {got:?}"
     );
     assert_eq!((got[0][1], got[1][1]), (3.0, 8.0));
+    // Inference (no tape) runs the values-only kernel: the same outputs.
+    let eval = MaxPool2D::<2, 2, 2>.forward(x.clone()).array()[0][0];
+    assert!(eval[0][0].is_nan() && eval[1][0].is_nan(), "{eval:?}");
+    assert_eq!((eval[0][1], eval[1][1]), (3.0, 8.0));
     let grads = y.sum().backward();
     // A tie goes to the first of the equal pixels (row-major), like PyTorch.
     assert_eq!(

