@@ -77,6 +77,58 @@ fn adam_matches_dfdx() {
     compare_with_dfdx(OptimizerKind::Adam);
 }
 
+/// `update` (borrowed gradients; SGD fused on the CPU) against `step` (copied gradients,
+/// separate ops): the same weights and state to the bit, after fresh and restored state,
+/// and when a run switches from one to the other.
+fn update_equals_step(kind: OptimizerKind, weight_decay: f64) {
+    type Net = (Linear<6, 5>, ReLU, Linear<5, 3>);
+    let dev = Cpu::seed_from_u64(6);
+    let start = dev.build_module::<Net, f32>();
+    let batches: Vec<Tensor<Rank2<4, 6>, f32, _>> = (0..6).map(|_| dev.sample_normal()).collect();
+    let run = |use_update: &dyn Fn(usize) -> bool| {
+        let mut net = start.clone();
+        let mut opt = Optimizer::new(kind, 0.05, 0.9, weight_decay);
+        for (i, x) in batches.iter().enumerate() {
+            let mut grads = net.forward(x.leaky_trace()).square().sum().backward();
+            if i == 3 {
+                // A checkpoint's round trip halfway: state to the host and back.
+                let state = opt.state_to_host().unwrap();
+                opt = Optimizer::new(kind, 0.05, 0.9, weight_decay);
+                opt.set_state(state, 3);
+            }
+            if use_update(i) {
+                opt.update(&mut net, &mut grads).unwrap();
+            } else {
+                opt.step(&mut net, &grads).unwrap();
+            }
+        }
+        let weights = [
+            net.0.weight.as_vec(),
+            net.0.bias.as_vec(),
+            net.2.weight.as_vec(),
+        ];
+        (weights, opt.state_to_host().unwrap())
+    };
+    let by_step = run(&|_| false);
+    let by_update = run(&|_| true);
+    let mixed = run(&|i| i % 2 == 0);
+    assert_eq!(by_update, by_step, "{kind:?}, weight decay {weight_decay}");
+    assert_eq!(
+        mixed, by_step,
+        "{kind:?}, weight decay {weight_decay}, mixed"
+    );
+    assert_ne!(by_step.0[0], start.0.weight.as_vec(), "the weights moved");
+}
+
+#[test]
+fn update_borrowing_the_gradients_equals_step_to_the_bit() {
+    for kind in [OptimizerKind::Sgd, OptimizerKind::Adam] {
+        for wd in [0.0, 0.01] {
+            update_equals_step(kind, wd);
+        }
+    }
+}
+
 fn small_run(epochs: usize) -> (TrainConfig, alexnet_lab::data::Splits) {
     let cfg = TrainConfig {
         num_epochs: epochs,

@@ -96,6 +96,9 @@ pub trait OnDevice {
 /// both `[C]` on the device (the running averages are updated there, with no copy to the host).
 pub type BnOutput<S, D, T> = (Tensor<S, f32, D, T>, Channels<D>, Channels<D>);
 
+/// A device's own f32 storage (what a tensor's data lives in).
+pub type Raw<D> = <D as Storage<f32>>::Vec;
+
 /// One number per channel, `[C]`, on the device: batch statistics, or the `(a, c)` of an
 /// evaluation-mode batch norm folded to `x * a + c`.
 pub type Channels<D> = Tensor<(usize,), f32, D>;
@@ -157,6 +160,20 @@ pub trait LabDevice: Device<f32> + HasErr<Err: DeviceError> {
     /// A device on the same hardware whose random numbers (dropout masks, samples) start
     /// from `seed`.
     fn try_reseeded(&self, seed: u64) -> Result<Self, Self::Err>;
+
+    /// Optimizer state as this device's own storage, which dfdx's fused update kernels
+    /// (`SgdConfig::try_update`: one pass over parameter, gradient and velocity) change in
+    /// place. `Some` on the CPU; `None` by default, and the optimizer then updates with
+    /// tensor ops, on the device all the same.
+    fn try_raw_from_host(&self, _values: &[f32]) -> Result<Option<Raw<Self>>, Self::Err> {
+        Ok(None)
+    }
+
+    /// The values of storage made by [`LabDevice::try_raw_from_host`] (`None` where it makes
+    /// none).
+    fn raw_to_host(_raw: &Raw<Self>) -> Option<Vec<f32>> {
+        None
+    }
 
     /// An evaluation-mode (untraced) convolution with the ReLU and batch norm that follow it
     /// applied as `epilogue`. By default the separate ops one after another; the CPU applies
@@ -410,6 +427,16 @@ impl LabDevice for Cpu {
 
     fn try_reseeded(&self, seed: u64) -> Result<Self, Self::Err> {
         Ok(Cpu::seed_from_u64(seed))
+    }
+
+    fn try_raw_from_host(&self, values: &[f32]) -> Result<Option<Raw<Self>>, Self::Err> {
+        let mut raw = self.try_alloc_len(values.len())?;
+        raw.copy_from_slice(values);
+        Ok(Some(raw))
+    }
+
+    fn raw_to_host(raw: &Raw<Self>) -> Option<Vec<f32>> {
+        Some(raw.to_vec())
     }
 
     fn try_conv2d_eval<Si: Shape, Sw: Shape, Sb: Shape, So: Shape>(

@@ -24,7 +24,9 @@ pub mod spec;
 
 pub use batchnorm::BatchNorm2D;
 pub use conv2d::{Conv2D, Conv2DSizes, PerGroup};
-pub use device::{BnOutput, Channels, CpuPath, DeviceError, LabDevice, OnDevice, CPU_PATH_VAR};
+pub use device::{
+    BnOutput, Channels, CpuPath, DeviceError, LabDevice, OnDevice, Raw, CPU_PATH_VAR,
+};
 pub use flatten::Flatten;
 pub use linear::Linear;
 pub use lrn::LocalResponseNorm;

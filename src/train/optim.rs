@@ -5,9 +5,13 @@
 //!
 //! The state and the update stay on the parameters' device: every step is a few of dfdx's
 //! in-place `axpy` kernels and elementwise ops, so on a GPU nothing crosses to the host.
+//! [`Optimizer::update`] (what training uses) borrows the gradients instead of copying them,
+//! and on the CPU runs SGD as dfdx's fused kernel, one pass over each parameter, its gradient
+//! and its velocity (the `article` model's 58 million parameters: 52-74 ms a step with the
+//! separate ops, about 22 ms fused); both give the same numbers to the bit (tested).
 
 use super::config::OptimizerKind;
-use crate::layers::LabDevice;
+use crate::layers::{LabDevice, Raw};
 use crate::{Error, Result};
 use dfdx::nn::tensor_collection::{
     RecursiveWalker, TensorCollection, TensorOptions, TensorVisitor, ViewTensorMut,
@@ -15,11 +19,19 @@ use dfdx::nn::tensor_collection::{
 use dfdx::prelude::*;
 
 /// One state buffer: on the host until the first step puts it on the device (a restored
-/// checkpoint's state waits there), then on the device.
+/// checkpoint's state waits there), then on the device: a tensor, or the device's own
+/// storage where a fused kernel updates it in place.
 #[derive(Clone, Debug)]
 enum Buffer<D: Storage<f32>> {
     Host(Vec<f32>),
     Device(Tensor<(usize,), f32, D>),
+    Raw(Raw<D>),
+}
+
+/// The gradients a step reads: shared (copied per parameter), or lent mutably (borrowed).
+enum Grads<'a, D: Storage<f32>> {
+    Shared(&'a Gradients<f32, D>),
+    Lent(&'a mut Gradients<f32, D>),
 }
 
 /// An optimizer and its state on device `D`: one buffer per parameter tensor (SGD), or two
@@ -58,14 +70,7 @@ impl<D: LabDevice> Optimizer<D> {
     /// # Errors
     /// A device failure.
     pub fn state_to_host(&self) -> Result<Vec<Vec<f32>>> {
-        Ok(self
-            .state
-            .iter()
-            .map(|b| match b {
-                Buffer::Host(v) => v.clone(),
-                Buffer::Device(t) => t.as_vec(),
-            })
-            .collect())
+        self.state.iter().map(to_host::<D>).collect()
     }
 
     /// Replaces the state with `buffers` (from a checkpoint) after `steps` steps; they move
@@ -84,6 +89,26 @@ impl<D: LabDevice> Optimizer<D> {
         model: &mut M,
         grads: &Gradients<f32, D>,
     ) -> Result<()> {
+        self.walk(model, Grads::Shared(grads))
+    }
+
+    /// The same update as [`Optimizer::step`], to the bit, with less memory traffic: it
+    /// borrows each gradient where it lies instead of copying it, and where the device has
+    /// a fused kernel (the CPU) SGD makes one pass over each parameter, its gradient and its
+    /// velocity. What [`super::Trainer`] (so `fit` and `bench`) calls. `grads` comes back
+    /// with the same values (gradients missing from it are added as zeros).
+    ///
+    /// # Errors
+    /// As [`Optimizer::step`].
+    pub fn update<M: TensorCollection<f32, D>>(
+        &mut self,
+        model: &mut M,
+        grads: &mut Gradients<f32, D>,
+    ) -> Result<()> {
+        self.walk(model, Grads::Lent(grads))
+    }
+
+    fn walk<M: TensorCollection<f32, D>>(&mut self, model: &mut M, grads: Grads<D>) -> Result<()> {
         self.steps += 1;
         let mut visitor = Step {
             opt: self,
@@ -98,9 +123,21 @@ impl<D: LabDevice> Optimizer<D> {
     }
 }
 
+/// A buffer's values on the host.
+fn to_host<D: LabDevice>(b: &Buffer<D>) -> Result<Vec<f32>> {
+    Ok(match b {
+        Buffer::Host(v) => v.clone(),
+        Buffer::Device(t) => t.as_vec(),
+        Buffer::Raw(r) => D::raw_to_host(r).ok_or(Error::Invalid {
+            what: "optimizer state",
+            why: "this device cannot read back its own storage".into(),
+        })?,
+    })
+}
+
 struct Step<'a, D: Storage<f32>> {
     opt: &'a mut Optimizer<D>,
-    grads: &'a Gradients<f32, D>,
+    grads: Grads<'a, D>,
     index: usize,
 }
 
@@ -115,6 +152,7 @@ impl<D: LabDevice> Step<'_, D> {
             Buffer::Device(t) => t,
             Buffer::Host(v) if v.is_empty() => p.device().try_zeros_like(&(n,))?,
             Buffer::Host(v) => p.device().try_tensor_from_vec(v, (n,))?,
+            raw @ Buffer::Raw(_) => p.device().try_tensor_from_vec(to_host(&raw)?, (n,))?,
         };
         if flat.shape().0 != n {
             let why = format!(
@@ -127,6 +165,53 @@ impl<D: LabDevice> Step<'_, D> {
             });
         }
         Ok(flat.try_reshape_like(p.shape())?)
+    }
+
+    /// SGD's update of `p` (buffer `k` its velocity) as dfdx's fused kernel, where the
+    /// gradients are lent and the device keeps the velocity in its own storage; `false` (and
+    /// nothing done) otherwise.
+    fn fused_sgd<S: Shape>(&mut self, k: usize, p: &mut Tensor<S, f32, D>) -> Result<bool> {
+        let Grads::Lent(grads) = &mut self.grads else {
+            return Ok(false);
+        };
+        let state = &mut self.opt.state;
+        if state.len() <= k {
+            state.resize(k + 1, Buffer::Host(Vec::new()));
+        }
+        let n = p.shape().num_elements();
+        let mut velocity = match std::mem::replace(&mut state[k], Buffer::Host(Vec::new())) {
+            Buffer::Raw(r) => r,
+            other => {
+                let values = match to_host(&other)? {
+                    v if v.is_empty() => vec![0.0; n],
+                    v => v,
+                };
+                match p.device().try_raw_from_host(&values)? {
+                    Some(r) => r,
+                    None => {
+                        state[k] = other;
+                        return Ok(false);
+                    }
+                }
+            }
+        };
+        let held = <D as Storage<f32>>::len(p.device(), &velocity);
+        if held != n {
+            let why = format!("state buffer {k} holds {held} values, the parameter has {n}");
+            return Err(Error::Invalid {
+                what: "optimizer state",
+                why,
+            });
+        }
+        let (lr, mu, wd) = (self.opt.lr, self.opt.momentum, self.opt.weight_decay);
+        let cfg = SgdConfig {
+            lr: lr.into(),
+            momentum: Some(Momentum::Classic(mu.into())),
+            weight_decay: (wd != 0.0).then_some(WeightDecay::L2(wd.into())),
+        };
+        cfg.try_update(p, &mut velocity, grads.get_or_alloc_mut(p)?)?;
+        state[k] = Buffer::Raw(velocity);
+        Ok(true)
     }
 
     fn store<S: Shape>(&mut self, k: usize, t: Tensor<S, f32, D>) -> Result<()> {
@@ -150,9 +235,17 @@ impl<D: LabDevice> TensorVisitor<f32, D> for Step<'_, D> {
         if !opts.do_gradient_update {
             return Ok(None);
         }
+        if self.opt.kind == OptimizerKind::Sgd && self.fused_sgd(self.index, p)? {
+            self.index += 1;
+            return Ok(None);
+        }
         let (lr, wd, mu) = (self.opt.lr, self.opt.weight_decay, self.opt.momentum);
         // g + wd * w, the gradient with L2 weight decay.
-        let mut g = self.grads.get(p).try_contiguous()?;
+        let mut g = match &self.grads {
+            Grads::Shared(grads) => grads.get(p),
+            Grads::Lent(grads) => grads.get(p),
+        }
+        .try_contiguous()?;
         if wd != 0.0 {
             g.try_axpy(1.0, p, wd)?;
         }

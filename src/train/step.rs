@@ -156,7 +156,7 @@ impl<N: Network, M: Trainable<N>> Trainer<N, M> {
             return Ok(figures);
         }
         let mut grads = cross_entropy::<N, _>(logits, targets)?.try_backward()?;
-        self.opt.step(model, &grads)?;
+        self.opt.update(model, &mut grads)?;
         model.try_zero_grads(&mut grads)?;
         self.grads = Some(grads);
         Ok(figures)
