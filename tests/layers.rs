@@ -2,7 +2,7 @@
 //! against the crate's naive loops (`alexnet_lab::reference`, forward and backward) and
 //! finite differences; and the loops themselves against finite differences.
 
-use alexnet_lab::layers::{generic, spec::*};
+use alexnet_lab::layers::{generic, spec::*, CpuPath};
 use alexnet_lab::prelude::*;
 use alexnet_lab::reference::softmax;
 use alexnet_lab::reference::*;
@@ -558,6 +558,50 @@ fn batch_norm_matches_dfdx_in_training_and_evaluation_on_both_paths() {
         .map(|(i, &v)| (v * a[i / 25 % C] + b[i / 25 % C]) as f64)
         .collect();
     assert_close("generic affine", &affine, &want, 1e-6);
+}
+
+#[test]
+fn batch_norm_with_relu_as_one_op_equals_batch_norm_then_relu_on_both_paths() {
+    // The `cifar` blocks train batch norm and ReLU as one op: the same output, gradients and
+    // running statistics as the two layers, with a shift that leaves about half the values
+    // below zero, and an output gradient with both signs.
+    const B: usize = 4;
+    const C: usize = 4;
+    let dev = Cpu::seed_from_u64(21);
+    let mut bn = dev.build_module::<builders::BatchNorm2D<C>, f32>();
+    bn.scale.copy_from(&[0.5, 2.0, -1.0, 1.5]);
+    bn.bias.copy_from(&[0.1, -0.3, 0.0, 2.0]);
+    let x: Tensor<Rank4<B, C, 5, 5>, f32, _> = dev.sample_normal::<Rank4<B, C, 5, 5>>() * 3.0 + 1.0;
+    let r: Tensor<Rank4<B, C, 5, 5>, f32, _> = dev.sample_normal();
+    for path in [CpuPath::Native, CpuPath::Generic] {
+        let run = |fused: bool| {
+            path.run(|| {
+                let mut bn = bn.clone();
+                let y = if fused {
+                    bn.try_forward_mut_relu(x.leaky_trace()).unwrap()
+                } else {
+                    bn.forward_mut(x.leaky_trace()).relu()
+                };
+                let out = y.retaped::<NoneTape>().as_vec();
+                let g = (y * r.clone()).sum().backward();
+                let grads = [g.get(&x).as_vec(), g.get(&bn.scale).as_vec()];
+                let running = [bn.running_mean.as_vec(), bn.running_var.as_vec()];
+                (out, grads, running)
+            })
+        };
+        let (fused, unfused) = (run(true), run(false));
+        let zeros = fused.0.iter().filter(|v| **v == 0.0).count();
+        let n = fused.0.len();
+        assert!(
+            zeros > n / 5 && zeros < n * 4 / 5,
+            "{path:?}: {zeros} of {n} outputs are zero"
+        );
+        assert_close("y", &fused.0, &to64(&unfused.0), 1e-6);
+        assert_close("gx", &fused.1[0], &to64(&unfused.1[0]), 1e-5);
+        assert_close("gscale", &fused.1[1], &to64(&unfused.1[1]), 1e-5);
+        assert_close("running mean", &fused.2[0], &to64(&unfused.2[0]), 1e-6);
+        assert_close("running var", &fused.2[1], &to64(&unfused.2[1]), 1e-6);
+    }
 }
 
 #[test]

@@ -163,8 +163,33 @@ impl<B: Dim, const C: usize, H: Dim, W: Dim, D: LabDevice>
         &mut self,
         x: Tensor<(B, Const<C>, H, W), f32, D, OwnedTape<f32, D>>,
     ) -> Result<Self::Output, D::Err> {
+        self.try_train(x, false)
+    }
+}
+
+impl<const C: usize, D: LabDevice> BatchNorm2D<C, f32, D> {
+    /// Training mode followed by ReLU, `max(bn(x), 0)`, as one op where the device fuses them
+    /// ([`LabDevice::try_batch_norm_relu_train`]): what the `cifar` model's blocks run.
+    #[allow(clippy::type_complexity)]
+    pub fn try_forward_mut_relu<B: Dim, H: Dim, W: Dim>(
+        &mut self,
+        x: Tensor<(B, Const<C>, H, W), f32, D, OwnedTape<f32, D>>,
+    ) -> Result<Tensor<(B, Const<C>, H, W), f32, D, OwnedTape<f32, D>>, D::Err> {
+        self.try_train(x, true)
+    }
+
+    #[allow(clippy::type_complexity)]
+    fn try_train<S: Shape>(
+        &mut self,
+        x: Tensor<S, f32, D, OwnedTape<f32, D>>,
+        relu: bool,
+    ) -> Result<Tensor<S, f32, D, OwnedTape<f32, D>>, D::Err> {
         let spec = self.spec(x.shape());
-        let (y, mean, var) = D::try_batch_norm_train(spec, x, &self.scale, &self.bias)?;
+        let (y, mean, var) = if relu {
+            D::try_batch_norm_relu_train(spec, x, &self.scale, &self.bias)?
+        } else {
+            D::try_batch_norm_train(spec, x, &self.scale, &self.bias)?
+        };
         let (m, n) = (self.momentum, (spec.batch * spec.plane) as f64);
         let unbias = if n > 1.0 { n / (n - 1.0) } else { 1.0 };
         let per_channel = (Const::<C>,);

@@ -142,6 +142,20 @@ pub trait LabDevice: Device<f32> + HasErr<Err: DeviceError> {
         beta: &Tensor<Sc, f32, Self>,
     ) -> Result<BnOutput<S, Self, T>, Self::Err>;
 
+    /// [`LabDevice::try_batch_norm_train`] followed by ReLU, `max(bn(x), 0)` (the `cifar`
+    /// model's order). By default the two ops one after the other; the CPU makes it one op,
+    /// with ReLU applied as the output is written and its mask applied inside batch norm's
+    /// backward pass (two passes over the feature maps fewer each way, the same numbers).
+    fn try_batch_norm_relu_train<S: Shape, Sc: Shape, T: Tape<f32, Self>>(
+        spec: BnSpec,
+        x: Tensor<S, f32, Self, T>,
+        gamma: &Tensor<Sc, f32, Self>,
+        beta: &Tensor<Sc, f32, Self>,
+    ) -> Result<BnOutput<S, Self, T>, Self::Err> {
+        let (y, mean, var) = Self::try_batch_norm_train(spec, x, gamma, beta)?;
+        Ok((y.try_relu()?, mean, var))
+    }
+
     /// `x [B, I] · wᵀ + b` with `w [O, I]`, `b [O]`: a dense layer.
     fn try_linear<B: Dim, const I: usize, const O: usize, T: Tape<f32, Self>>(
         x: Rows<B, I, Self, T>,
@@ -262,6 +276,43 @@ macro_rules! backward_op {
     };
 }
 
+/// Training-mode batch norm on the CPU's fused kernels, then ReLU if `relu`: the output is
+/// written once, and the backward pass applies ReLU's mask (`bn(x) > 0`, recomputed from `x`
+/// with the same operations) as it reads the output's gradient.
+fn cpu_batch_norm_train<S: Shape, Sc: Shape, T: Tape<f32, Cpu>>(
+    spec: BnSpec,
+    x: Tensor<S, f32, Cpu, T>,
+    (gamma, beta): (&Tensor<Sc, f32, Cpu>, &Tensor<Sc, f32, Cpu>),
+    relu: bool,
+) -> Result<BnOutput<S, Cpu, T>, CpuError> {
+    let (x, mut tape, xv) = split_values(x)?;
+    let gv = values(gamma)?;
+    let (mean, var) = cpu::bn::stats(&spec, &xv);
+    let (a, b) = cpu::bn::fold(&spec, &mean, &var, &gv, &values(beta)?);
+    let dev = x.device().clone();
+    let y = cpu::bn::affine(&spec, &xv, &a, &b, relu);
+    let out = dev.try_tensor_from_vec(y, *x.shape())?;
+    let stats = (
+        dev.try_tensor_from_vec(mean.clone(), (spec.channels,))?,
+        dev.try_tensor_from_vec(var.clone(), (spec.channels,))?,
+    );
+    if T::OWNS_TAPE {
+        let (xg, gg, bg, og) = (x.ghost(), gamma.ghost(), beta.ghost(), out.ghost());
+        let mask = relu.then_some((a, b));
+        backward_op!(tape, [og => gout, xg => gx, gg => ggamma, bg => gbeta] {
+            cpu::bn::backward(
+                &spec,
+                &xv,
+                &gout,
+                (&gv, &mean, &var),
+                mask.as_ref().map(|(a, b)| (&a[..], &b[..])),
+                (&mut gx, &mut ggamma, &mut gbeta),
+            );
+        });
+    }
+    Ok((out.put_tape(tape), stats.0, stats.1))
+}
+
 impl LabDevice for Cpu {
     fn try_conv2d<Si: Shape, Sw: Shape, Sb: Shape, So: Shape, T: Tape<f32, Self>>(
         spec: ConvSpec,
@@ -357,30 +408,20 @@ impl LabDevice for Cpu {
         if generic_on_cpu() {
             return generic::batch_norm_train(spec, x, gamma, beta);
         }
-        let (x, mut tape, xv) = split_values(x)?;
-        let gv = values(gamma)?;
-        let (mean, var) = cpu::bn::stats(&spec, &xv);
-        let (a, b) = cpu::bn::fold(&spec, &mean, &var, &gv, &values(beta)?);
-        let dev = x.device().clone();
-        let out = dev.try_tensor_from_vec(cpu::bn::affine(&spec, &xv, &a, &b), *x.shape())?;
-        let stats = (
-            dev.try_tensor_from_vec(mean.clone(), (spec.channels,))?,
-            dev.try_tensor_from_vec(var.clone(), (spec.channels,))?,
-        );
-        if T::OWNS_TAPE {
-            let (xg, gg, bg, og) = (x.ghost(), gamma.ghost(), beta.ghost(), out.ghost());
-            let (mean, var) = (mean.clone(), var.clone());
-            backward_op!(tape, [og => gout, xg => gx, gg => ggamma, bg => gbeta] {
-                cpu::bn::backward(
-                    &spec,
-                    &xv,
-                    &gout,
-                    (&gv, &mean, &var),
-                    (&mut gx, &mut ggamma, &mut gbeta),
-                );
-            });
+        cpu_batch_norm_train(spec, x, (gamma, beta), false)
+    }
+
+    fn try_batch_norm_relu_train<S: Shape, Sc: Shape, T: Tape<f32, Self>>(
+        spec: BnSpec,
+        x: Tensor<S, f32, Self, T>,
+        gamma: &Tensor<Sc, f32, Self>,
+        beta: &Tensor<Sc, f32, Self>,
+    ) -> Result<BnOutput<S, Self, T>, Self::Err> {
+        if generic_on_cpu() {
+            let (y, mean, var) = generic::batch_norm_train(spec, x, gamma, beta)?;
+            return Ok((y.try_relu()?, mean, var));
         }
-        Ok((out.put_tape(tape), stats.0, stats.1))
+        cpu_batch_norm_train(spec, x, (gamma, beta), true)
     }
 
     fn try_linear<B: Dim, const I: usize, const O: usize, T: Tape<f32, Self>>(
@@ -421,7 +462,7 @@ impl LabDevice for Cpu {
             return generic::channel_affine(spec, x, a, b);
         }
         let (x, _, xv) = split_values(x)?;
-        let y = cpu::bn::affine(&spec, &xv, &values(a)?, &values(b)?);
+        let y = cpu::bn::affine(&spec, &xv, &values(a)?, &values(b)?, false);
         x.device().try_tensor_from_vec(y, *x.shape())
     }
 

@@ -147,14 +147,15 @@ impl<
     type Output = Images<B, O, S, S, D, OwnedTape<f32, D>>;
     type Error = D::Err;
 
-    /// Training: the three layers one after another (batch statistics, running averages).
+    /// Training: the convolution, then batch norm (batch statistics, running averages) and
+    /// ReLU.
     fn try_forward_mut(
         &mut self,
         x: Images<B, I, H, W, D, OwnedTape<f32, D>>,
     ) -> Result<Self::Output, D::Err> {
         let y = self.0.try_forward(x)?;
-        let y = self.1.try_forward_mut(y)?;
-        self.2.try_forward(y)
+        // Batch norm and ReLU as one op where the device fuses them (the CPU does).
+        self.1.try_forward_mut_relu(y)
     }
 }
 

@@ -53,13 +53,20 @@ pub fn stats(s: &BnSpec, x: &[f32]) -> (Vec<f32>, Vec<f32>) {
     (mean, var.iter().map(|v| (v / n) as f32).collect())
 }
 
-/// `y = x * a[c] + b[c]` for every plane.
-pub fn affine(s: &BnSpec, x: &[f32], a: &[f32], b: &[f32]) -> Vec<f32> {
+/// `y = x * a[c] + b[c]` for every plane, then `max(y, 0)` if `relu`.
+pub fn affine(s: &BnSpec, x: &[f32], a: &[f32], b: &[f32], relu: bool) -> Vec<f32> {
     let mut y = vec![0f32; x.len()];
     y.par_chunks_mut(s.plane).enumerate().for_each(|(p, dst)| {
         let c = p % s.channels;
-        for (d, &v) in dst.iter_mut().zip(&x[p * s.plane..(p + 1) * s.plane]) {
-            *d = v * a[c] + b[c];
+        let src = &x[p * s.plane..(p + 1) * s.plane];
+        if relu {
+            for (d, &v) in dst.iter_mut().zip(src) {
+                *d = (v * a[c] + b[c]).max(0.0);
+            }
+        } else {
+            for (d, &v) in dst.iter_mut().zip(src) {
+                *d = v * a[c] + b[c];
+            }
         }
     });
     y
@@ -83,18 +90,54 @@ pub fn fold(
 
 /// Adds the gradients of a training-mode batch norm: with `xh = (x - mean) * inv_std`,
 /// `gbeta = sum g`, `ggamma = sum g * xh`, `gx = gamma * inv_std * (g - mean(g) - xh * mean(g * xh))`.
-#[allow(clippy::too_many_arguments)]
+///
+/// `relu_mask`: the `(a, b)` of [`affine`] when ReLU followed in the same op; then `g` is the
+/// gradient after ReLU, and each value counts where `x * a[c] + b[c] > 0` and as 0 elsewhere
+/// (what ReLU's backward pass would have handed on).
 pub fn backward(
     s: &BnSpec,
     x: &[f32],
     g: &[f32],
     (gamma, mean, var): (&[f32], &[f32], &[f32]),
+    relu_mask: Option<(&[f32], &[f32])>,
+    (gx, ggamma, gbeta): (&mut [f32], &mut [f32], &mut [f32]),
+) {
+    match relu_mask {
+        None => backward_masked(
+            s,
+            x,
+            g,
+            (gamma, mean, var),
+            |_, _, gv| gv,
+            (gx, ggamma, gbeta),
+        ),
+        Some((a, b)) => backward_masked(
+            s,
+            x,
+            g,
+            (gamma, mean, var),
+            // The ReLU's gradient: g where its input was positive.
+            |c, xv, gv| if xv * a[c] + b[c] > 0.0 { gv } else { 0.0 },
+            (gx, ggamma, gbeta),
+        ),
+    }
+}
+
+/// [`backward`] with the output's gradient at each value given by `grad(c, x, g)`.
+fn backward_masked(
+    s: &BnSpec,
+    x: &[f32],
+    g: &[f32],
+    (gamma, mean, var): (&[f32], &[f32], &[f32]),
+    grad: impl Fn(usize, f32, f32) -> f32 + Sync,
     (gx, ggamma, gbeta): (&mut [f32], &mut [f32], &mut [f32]),
 ) {
     let n = (s.batch * s.plane) as f64;
     let inv_std: Vec<f32> = var.iter().map(|v| 1.0 / (v + s.epsilon).sqrt()).collect();
-    let sum_g = channel_sums(s, (x, g), |_, _, gv| gv);
-    let sum_gxh = channel_sums(s, (x, g), |c, xv, gv| gv * (xv - mean[c]) * inv_std[c]);
+    let sum_g = channel_sums(s, (x, g), &grad);
+    let sum_gxh = channel_sums(s, (x, g), |c, xv, gv| {
+        grad(c, xv, gv) * (xv - mean[c]) * inv_std[c]
+    });
     for c in 0..s.channels {
         gbeta[c] += sum_g[c] as f32;
         ggamma[c] += sum_gxh[c] as f32;
@@ -106,7 +149,7 @@ pub fn backward(
         for (j, d) in dst.iter_mut().enumerate() {
             let i = p * s.plane + j;
             let xh = (x[i] - mean[c]) * inv_std[c];
-            *d += k * (g[i] - mg - xh * mgx);
+            *d += k * (grad(c, x[i], g[i]) - mg - xh * mgx);
         }
     });
 }
