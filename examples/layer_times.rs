@@ -4,7 +4,8 @@
 //! an argument).
 //!
 //! Each line is the median of 9 runs after 2 warm-ups: the layer's forward pass alone
-//! (inference), and its forward pass with the tape plus the backward pass (training).
+//! (inference), and its forward pass with the tape plus the backward pass and the zeroing of
+//! the gradients (training, as `Trainer::step` runs it, without the optimizer).
 
 use alexnet_lab::model::{ConvBnRelu, ConvReluBn};
 use alexnet_lab::prelude::*;
@@ -30,11 +31,19 @@ fn median_ms(mut f: impl FnMut()) -> f64 {
 /// Prints a layer's inference and training-step medians; returns them.
 macro_rules! layer {
     ($name:expr, $m:expr, $x:expr) => {{
-        let grads = $m.alloc_grads();
-        let infer = median_ms(|| drop($m.forward($x.clone())));
+        // Built once (the expression builds a module, with its random initial weights).
+        #[allow(unused_mut)]
+        let mut m = $m;
+        let infer = median_ms(|| drop(m.forward($x.clone())));
+        // As the training step does: the gradients are allocated once, then lent to each
+        // step and zeroed after it (cloning them would copy every weight's gradient).
+        let mut grads = Some(m.alloc_grads());
         let train = median_ms(|| {
-            let y = $m.forward_mut($x.clone().traced(grads.clone()));
-            let _ = y.sum().backward();
+            let g = grads.take().expect("returned by the previous step");
+            let y = m.forward_mut($x.clone().traced(g));
+            let mut g = y.sum().backward();
+            m.zero_grads(&mut g);
+            grads = Some(g);
         });
         println!("{:<30} {:8.1} {:8.1}", $name, infer, train);
         (infer, train)
