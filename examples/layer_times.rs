@@ -206,7 +206,7 @@ fn cifar() {
         x256
     ));
     blocks.print();
-    let mut model = dev.build_module::<Cifar, f32>();
+    let model = dev.build_module::<Cifar, f32>();
     layer!("whole model (no optimizer)", model, x3);
 }
 
@@ -342,6 +342,6 @@ fn article() {
         x384
     ));
     blocks.print();
-    let mut model = dev.build_module::<Article, f32>();
+    let model = dev.build_module::<Article, f32>();
     layer!("whole model (no optimizer)", model, x3);
 }
