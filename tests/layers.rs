@@ -224,6 +224,20 @@ conv_case!(
     H = 27,
     OS = 27
 );
+// More output channels than one product of a 27x27 block takes at once (74): two chunks,
+// the second partial.
+conv_case!(
+    winograd_5x5_output_channels_in_chunks,
+    B = 2,
+    C = 8,
+    O = 80,
+    K = 5,
+    S = 1,
+    P = 2,
+    G = 1,
+    H = 27,
+    OS = 27
+);
 conv_case!(
     conv_alexnet_11x11_stride_4,
     B = 2,
