@@ -162,12 +162,13 @@ conv_case!(
     H = 13,
     OS = 13
 );
-// 5x5 stride-1 convolutions take the F(2x2, 5x5) Winograd path on the CPU: every padding
-// it takes, odd and even sizes, several blocks, and a conv2-like layer with many channels.
+// 5x5 stride-1 convolutions with 32 input channels or more take the F(2x2, 5x5) Winograd
+// path on the CPU: every padding it takes, odd and even sizes, several blocks, and a
+// conv2-like layer with many channels.
 conv_case!(
     winograd_5x5_pad_2,
     B = 2,
-    C = 3,
+    C = 32,
     O = 4,
     K = 5,
     S = 1,
@@ -179,7 +180,7 @@ conv_case!(
 conv_case!(
     winograd_5x5_pad_0_odd_output,
     B = 2,
-    C = 4,
+    C = 32,
     O = 3,
     K = 5,
     S = 1,
@@ -191,7 +192,7 @@ conv_case!(
 conv_case!(
     winograd_5x5_pad_4_several_blocks,
     B = 3,
-    C = 5,
+    C = 32,
     O = 7,
     K = 5,
     S = 1,
@@ -203,7 +204,7 @@ conv_case!(
 conv_case!(
     winograd_5x5_pad_1_even_output,
     B = 2,
-    C = 3,
+    C = 32,
     O = 2,
     K = 5,
     S = 1,
@@ -229,7 +230,7 @@ conv_case!(
 conv_case!(
     winograd_5x5_output_channels_in_chunks,
     B = 2,
-    C = 8,
+    C = 32,
     O = 80,
     K = 5,
     S = 1,
@@ -335,7 +336,7 @@ fn conv_gradients_match_finite_differences() {
 fn winograd_5x5_gradients_match_finite_differences() {
     let cfg = Conv {
         b: 2,
-        c: 3,
+        c: 32,
         o: 2,
         k: 5,
         s: 1,
@@ -345,8 +346,8 @@ fn winograd_5x5_gradients_match_finite_differences() {
         os: 6,
     };
     let dev = Cpu::seed_from_u64(5);
-    let conv = dev.build_module::<builders::Conv2D<3, 2, 5, 1, 2, 6>, f32>();
-    let x: Tensor<Rank4<2, 3, 6, 6>, f32, _> = dev.sample_normal();
+    let conv = dev.build_module::<builders::Conv2D<32, 2, 5, 1, 2, 6>, f32>();
+    let x: Tensor<Rank4<2, 32, 6, 6>, f32, _> = dev.sample_normal();
     let r: Tensor<Rank4<2, 2, 6, 6>, f32, _> = dev.sample_normal();
     let grads = (conv.forward(x.leaky_trace()) * r.clone()).sum().backward();
     let (xv, wv, bv, rv) = (
