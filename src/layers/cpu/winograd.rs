@@ -14,7 +14,10 @@
 //! multiplications than im2col for 3x3 filters, 100 / 36 = 2.78 times for 5x5. Every step is
 //! linear, so training runs in the same domain: the backward pass applies the transposes
 //! (adjoints) of the same transforms, and the weight gradient is again `n²` products,
-//! `dU[ξ] = dM[ξ] · V[ξ]ᵀ`.
+//! `dU[ξ] = dM[ξ] · V[ξ]ᵀ`. For 5x5 filters that weight gradient, summed over thousands of
+//! tiles, is off by up to 8e-4 (relative, on a 96-channel 27x27 layer; the input gradient by
+//! 3.5e-6), so there the backward pass computes only the input gradient and leaves the
+//! weights' to im2col ([`weight_grad_applies`]).
 //!
 //! # The transforms
 //!
@@ -38,8 +41,11 @@
 //! 1/4, 1/6, 1/24 all sit in `G`, which runs once per filter, not once per tile. The
 //! `B` of F(2x2, 5x5) is the `B` of Lavin and Gray's F(4x4, 3x3), which has the same points.
 //! `tests/layers.rs` checks both 1-D transforms in `f64` against direct correlation, and
-//! the layers against naive loops and finite differences; the transforms' larger
-//! coefficients cost F(2x2, 5x5) a few more float roundings than F(2x2, 3x3).
+//! the layers against naive loops and finite differences. The larger coefficients of
+//! F(2x2, 5x5) amplify float rounding more than those of F(2x2, 3x3): on a 96-channel 27x27
+//! layer its outputs are off by up to 9e-6 (relative; the tests allow 1e-4). The points
+//! 0, ±1, ±1/2 instead of 0, ±1, ±2 did no better (1.1e-3 against 8e-4 on the weight
+//! gradient).
 //!
 //! # Blocks and layouts
 //!
@@ -50,12 +56,18 @@
 //! `dM [out][ξ][j]`, `dV [in][ξ][j]`; the filters are `U [out][ξ][in]`; `gemm` reads and
 //! writes every operand through strides, so no transposes are copied. (With `ξ` outermost
 //! instead, a tile's 16 values would land a power-of-two stride apart, and the stores would
-//! fight over the same cache sets: that layout ran the transforms 3 times slower.)
+//! fight over the same cache sets: that layout ran the transforms 3 times slower.) The
+//! products and the inverse transform run a few output channels at a time, about 2 MiB of
+//! `M`, which stays in cache between the two.
 //!
-//! Training keeps each block's `V` for the backward pass (about `n² / 4` floats per input
-//! pixel: 4 for 3x3 filters, 9 for 5x5, against the 9 and 25 of an im2col matrix),
-//! transposed to `[ξ][j][in]`: `gemm` runs the weight-gradient product 1.6 times faster from
-//! that layout.
+//! The transforms run on eight tiles at once (`LANES`), one to a vector lane: consecutive
+//! `j` are consecutive in `V`, `M`, `dM` and `dV`, so those sides load and store whole
+//! vectors, and the image side gathers or scatters one tile per lane. They are compiled a
+//! second time for AVX2 (`Passes`).
+//!
+//! Training with 3x3 filters keeps each block's `V` for the backward pass (about 4 floats
+//! per input pixel, against the 9 of an im2col matrix), transposed to `[ξ][j][in]`: `gemm`
+//! runs the weight-gradient product 1.6 times faster from that layout.
 
 use super::matmul_with;
 use super::simd::multiversion;
