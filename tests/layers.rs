@@ -225,7 +225,7 @@ conv_case!(
     H = 27,
     OS = 27
 );
-// More output channels than one product of a 27x27 block takes at once (74): two chunks,
+// More output channels than one product of a 27x27 block takes at once (64): two chunks,
 // the second partial.
 conv_case!(
     winograd_5x5_output_channels_in_chunks,

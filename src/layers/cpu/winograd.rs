@@ -582,9 +582,12 @@ fn transform_output<W: Minimal<N, K>, const N: usize, const K: usize>(
 
 /// Output channels per product and inverse transform, for `per_channel` values of `M`
 /// each: about 2 MiB of `M` at a time (1 to 2 MiB ran fastest; all of a conv2 block's
-/// 7 MiB at once ran F(2x2, 5x5) 1.3 times slower), and at least 16 channels.
+/// 7 MiB at once ran F(2x2, 5x5) 1.3 times slower), rounded down to a multiple of the 64
+/// rows of `gemm`'s widest kernel (of 16 below that), and at least 16 channels.
 fn out_chunk(per_channel: usize) -> usize {
-    ((2 << 20) / (4 * per_channel)).max(16)
+    let c = ((2 << 20) / (4 * per_channel)).max(16);
+    let unit = if c >= 64 { 64 } else { 16 };
+    c / unit * unit
 }
 
 /// Tiles a transform works on at once, one to a lane of its vectors.
