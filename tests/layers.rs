@@ -162,6 +162,83 @@ conv_case!(
     H = 13,
     OS = 13
 );
+// 5x5 stride-1 convolutions with 32 input channels or more take the F(2x2, 5x5) Winograd
+// path on the CPU: every padding it takes, odd and even sizes, several blocks, and a
+// conv2-like layer with many channels.
+conv_case!(
+    winograd_5x5_pad_2,
+    B = 2,
+    C = 32,
+    O = 4,
+    K = 5,
+    S = 1,
+    P = 2,
+    G = 1,
+    H = 9,
+    OS = 9
+);
+conv_case!(
+    winograd_5x5_pad_0_odd_output,
+    B = 2,
+    C = 32,
+    O = 3,
+    K = 5,
+    S = 1,
+    P = 0,
+    G = 1,
+    H = 11,
+    OS = 7
+);
+conv_case!(
+    winograd_5x5_pad_4_several_blocks,
+    B = 3,
+    C = 32,
+    O = 7,
+    K = 5,
+    S = 1,
+    P = 4,
+    G = 1,
+    H = 8,
+    OS = 12
+);
+conv_case!(
+    winograd_5x5_pad_1_even_output,
+    B = 2,
+    C = 32,
+    O = 2,
+    K = 5,
+    S = 1,
+    P = 1,
+    G = 1,
+    H = 16,
+    OS = 14
+);
+conv_case!(
+    winograd_5x5_article_conv2_27x27_wide,
+    B = 2,
+    C = 96,
+    O = 32,
+    K = 5,
+    S = 1,
+    P = 2,
+    G = 1,
+    H = 27,
+    OS = 27
+);
+// More output channels than one product of a 27x27 block takes at once (64): two chunks,
+// the second partial.
+conv_case!(
+    winograd_5x5_output_channels_in_chunks,
+    B = 2,
+    C = 32,
+    O = 80,
+    K = 5,
+    S = 1,
+    P = 2,
+    G = 1,
+    H = 27,
+    OS = 27
+);
 conv_case!(
     conv_alexnet_11x11_stride_4,
     B = 2,
@@ -253,6 +330,89 @@ fn conv_gradients_match_finite_differences() {
     assert_close("gx", &grads.get(&x).as_vec(), &fd_x, 1e-3);
     assert_close("gw", &grads.get(&conv.weight).as_vec(), &fd_w, 1e-3);
     assert_close("gb", &grads.get(&conv.bias).as_vec(), &fd_b, 1e-3);
+}
+
+#[test]
+fn winograd_5x5_gradients_match_finite_differences() {
+    let cfg = Conv {
+        b: 2,
+        c: 32,
+        o: 2,
+        k: 5,
+        s: 1,
+        p: 2,
+        g: 1,
+        h: 6,
+        os: 6,
+    };
+    let dev = Cpu::seed_from_u64(5);
+    let conv = dev.build_module::<builders::Conv2D<32, 2, 5, 1, 2, 6>, f32>();
+    let x: Tensor<Rank4<2, 32, 6, 6>, f32, _> = dev.sample_normal();
+    let r: Tensor<Rank4<2, 2, 6, 6>, f32, _> = dev.sample_normal();
+    let grads = (conv.forward(x.leaky_trace()) * r.clone()).sum().backward();
+    let (xv, wv, bv, rv) = (
+        to64(&x.as_vec()),
+        to64(&conv.weight.as_vec()),
+        to64(&conv.bias.as_vec()),
+        to64(&r.as_vec()),
+    );
+    let fd_x = finite_diff(&xv, &rv, |x| conv_forward(cfg, x, &wv, &bv));
+    let fd_w = finite_diff(&wv, &rv, |w| conv_forward(cfg, &xv, w, &bv));
+    let fd_b = finite_diff(&bv, &rv, |b| conv_forward(cfg, &xv, &wv, b));
+    assert_close("gx", &grads.get(&x).as_vec(), &fd_x, 1e-3);
+    assert_close("gw", &grads.get(&conv.weight).as_vec(), &fd_w, 1e-3);
+    assert_close("gb", &grads.get(&conv.bias).as_vec(), &fd_b, 1e-3);
+}
+
+/// Both Winograd tiles' 1-D transforms in `f64`: `Aᵀ [(G g) ⊙ (Bᵀ d)]` is the correlation
+/// `y_i = Σ_k d_{i+k} g_k` for every unit filter and input (so for all of them, by
+/// linearity) and for random ones, and each adjoint the backward pass uses is the transpose
+/// of its transform.
+#[test]
+fn winograd_transforms_correlate_exactly_and_their_adjoints_are_transposes() {
+    use alexnet_lab::layers::cpu::winograd::{adjoint_gaps_1d, correlate_1d};
+    let direct = |d: &[f64], g: &[f64]| -> [f64; 2] {
+        std::array::from_fn(|i| g.iter().enumerate().map(|(k, g)| d[i + k] * g).sum())
+    };
+    let unit =
+        |n: usize, i: usize| -> Vec<f64> { (0..n).map(|j| f64::from(u8::from(i == j))).collect() };
+    let random = |n: usize, seed: u64| {
+        distinct(n, seed)
+            .iter()
+            .map(|&v| f64::from(v) * 10.0)
+            .collect::<Vec<_>>()
+    };
+    for k in [3, 5] {
+        let n = k + 1;
+        let mut cases: Vec<(Vec<f64>, Vec<f64>)> = Vec::new();
+        for i in 0..n {
+            for j in 0..k {
+                cases.push((unit(n, i), unit(k, j)));
+            }
+        }
+        for seed in 0..20 {
+            cases.push((random(n, seed), random(k, seed + 100)));
+        }
+        for (d, g) in &cases {
+            let got = correlate_1d(k, d, g).unwrap();
+            let want = direct(d, g);
+            for (got, want) in got.iter().zip(want) {
+                assert!(
+                    (got - want).abs() <= 1e-12 * (1.0 + want.abs()),
+                    "F(2, {k}): {d:?} * {g:?}: got {got}, want {want}"
+                );
+            }
+        }
+        for seed in 0..20 {
+            let (x, y) = (random(n, seed), random(n, seed + 50));
+            let gaps = adjoint_gaps_1d(k, &x, &y).unwrap();
+            assert!(
+                gaps.iter().all(|g| g.abs() < 1e-9),
+                "F(2, {k}) adjoint gaps {gaps:?}"
+            );
+        }
+    }
+    assert!(correlate_1d(7, &[0.0; 8], &[0.0; 7]).is_none());
 }
 
 /// Distinct values a step of 0.01 apart, shuffled, so each max is unique and a finite

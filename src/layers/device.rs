@@ -330,12 +330,17 @@ impl LabDevice for Cpu {
         if cpu::winograd::applies(&spec) {
             let (out, saved) =
                 cpu::winograd::forward(&spec, &xv, &wv, &bv, &Epilogue::Identity, T::OWNS_TAPE);
-            drop(xv);
+            // Where Winograd's weight gradient is too coarse (5x5), im2col computes it from
+            // the input, kept for that alone.
+            let xv = (saved.is_some() && !cpu::winograd::weight_grad_applies(&spec)).then_some(xv);
             let out = x.device().try_tensor_from_vec(out, out_shape)?;
             if let Some(saved) = saved {
                 let og = out.ghost();
                 backward_op!(tape, [og => gout, xg => gx, wg => gw, bg => gb] {
                     cpu::winograd::backward(&spec, &saved, &gout, (&mut gx, &mut gw, &mut gb));
+                    if let Some(xv) = &xv {
+                        cpu::conv::backward_weights(&spec, xv, &gout, (&mut gw, &mut gb));
+                    }
                 });
             }
             return Ok(out.put_tape(tape));
