@@ -8,7 +8,7 @@
 //! [`Optimizer::update`] (what training uses) borrows the gradients instead of copying them,
 //! and on the CPU runs SGD as dfdx's fused kernel, one pass over each parameter, its gradient
 //! and its velocity (the `article` model's 58 million parameters: 52-74 ms a step with the
-//! separate ops, about 22 ms fused); both give the same numbers to the bit (tested).
+//! separate ops, 24-38 ms fused); both give the same numbers to the bit (tested).
 
 use super::config::OptimizerKind;
 use crate::layers::{LabDevice, Raw};
