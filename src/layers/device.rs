@@ -175,6 +175,12 @@ pub trait LabDevice: Device<f32> + HasErr<Err: DeviceError> {
     /// from `seed`.
     fn try_reseeded(&self, seed: u64) -> Result<Self, Self::Err>;
 
+    /// Whether [`LabDevice::try_raw_from_host`] makes storage here (the CPU on its native
+    /// path); where it does not, the optimizer updates with tensor ops and never asks.
+    fn raw_storage() -> bool {
+        false
+    }
+
     /// Optimizer state as this device's own storage, which dfdx's fused update kernels
     /// (`SgdConfig::try_update`: one pass over parameter, gradient and velocity) change in
     /// place. `Some` on the CPU; `None` by default, and the optimizer then updates with
@@ -473,6 +479,11 @@ impl LabDevice for Cpu {
 
     fn try_reseeded(&self, seed: u64) -> Result<Self, Self::Err> {
         Ok(Cpu::seed_from_u64(seed))
+    }
+
+    fn raw_storage() -> bool {
+        // The generic path stands for the GPU, which updates with tensor ops.
+        !generic_on_cpu()
     }
 
     fn try_raw_from_host(&self, values: &[f32]) -> Result<Option<Raw<Self>>, Self::Err> {

@@ -174,6 +174,9 @@ impl<D: LabDevice> Step<'_, D> {
         let Grads::Lent(grads) = &mut self.grads else {
             return Ok(false);
         };
+        if !D::raw_storage() {
+            return Ok(false); // (without reading the state: on a GPU that would cross to the host)
+        }
         let state = &mut self.opt.state;
         if state.len() <= k {
             state.resize(k + 1, Buffer::Host(Vec::new()));
