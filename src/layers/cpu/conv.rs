@@ -155,41 +155,18 @@ pub fn backward(
     let s1 = one_image(s);
     let (l, og, pk) = (s.out_len(), s.out_channels / s.groups, s.group_patch_len());
     let (in_image, out_image) = (s.in_channels * s.in_h * s.in_w, s.out_channels * l);
-    let rows = s.in_channels * s.kernel * s.kernel;
-    let images = s.batch.max(1);
-    let (dw, db) = gx
+    let sizes = (gw.len(), gb.len());
+    let parts = gx
         .par_chunks_mut(in_image)
         .zip(x.par_chunks(in_image))
         .zip(gout.par_chunks(out_image))
-        .with_min_len(images.div_ceil(rayon::current_num_threads()))
+        .with_min_len(images_per_thread(s))
         .fold(
-            || {
-                (
-                    vec![0f32; gw.len()],
-                    vec![0f32; gb.len()],
-                    Vec::new(),
-                    Vec::new(),
-                )
-            },
-            |(mut dw, mut db, mut cols, mut gcols), ((gx, x), gy)| {
-                cols.resize(rows * l, 0.0);
-                gcols.resize(rows * l, 0.0);
-                im2col(&s1, x, &mut cols);
-                for (o, row) in gy.chunks_exact(l).enumerate() {
-                    db[o] += row.iter().sum::<f32>();
-                }
+            || (Partial::new(sizes), Vec::new()),
+            |(mut part, mut gcols), ((gx, x), gy)| {
+                part.add_image(&s1, x, gy);
+                gcols.resize(s.in_channels * s.kernel * s.kernel * l, 0.0);
                 for g in 0..s.groups {
-                    let gy_g = &gy[g * og * l..];
-                    // dw_g [og, pk] += gy_g [og, l] · cols_gᵀ [l, pk]
-                    matmul_with(
-                        Parallelism::None,
-                        (og, pk, l),
-                        &mut dw[g * og * pk..],
-                        pk,
-                        true,
-                        (gy_g, l, 1),
-                        (&cols[g * pk * l..], 1, l),
-                    );
                     // gcols_g [pk, l] = w_gᵀ [pk, og] · gy_g [og, l]
                     matmul_with(
                         Parallelism::None,
@@ -198,24 +175,15 @@ pub fn backward(
                         l,
                         false,
                         (&w[g * og * pk..], 1, pk),
-                        (gy_g, l, 1),
+                        (&gy[g * og * l..], l, 1),
                     );
                 }
                 col2im_add(&s1, &gcols, gx);
-                (dw, db, cols, gcols)
+                (part, gcols)
             },
         )
-        .map(|(dw, db, _, _)| (dw, db))
-        .reduce(
-            || (vec![0f32; gw.len()], vec![0f32; gb.len()]),
-            |(mut a, mut b), (c, d)| {
-                a.iter_mut().zip(&c).for_each(|(x, y)| *x += y);
-                b.iter_mut().zip(&d).for_each(|(x, y)| *x += y);
-                (a, b)
-            },
-        );
-    gw.iter_mut().zip(&dw).for_each(|(g, d)| *g += d);
-    gb.iter_mut().zip(&db).for_each(|(g, d)| *g += d);
+        .map(|(part, _)| part);
+    Partial::add_all(parts, (gw, gb));
 }
 
 /// Adds the weight and bias gradients of a convolution (not the input's) to `gw` and `gb`,
@@ -223,39 +191,78 @@ pub fn backward(
 /// im2col for 5x5 filters.
 pub fn backward_weights(s: &ConvSpec, x: &[f32], gout: &[f32], (gw, gb): (&mut [f32], &mut [f32])) {
     let s1 = one_image(s);
-    let (l, og, pk) = (s.out_len(), s.out_channels / s.groups, s.group_patch_len());
-    let (in_image, out_image) = (s.in_channels * s.in_h * s.in_w, s.out_channels * l);
-    let rows = s.in_channels * s.kernel * s.kernel;
-    let images = s.batch.max(1);
-    let (dw, db) = x
+    let (in_image, out_image) = (
+        s.in_channels * s.in_h * s.in_w,
+        s.out_channels * s.out_len(),
+    );
+    let sizes = (gw.len(), gb.len());
+    let parts = x
         .par_chunks(in_image)
         .zip(gout.par_chunks(out_image))
-        .with_min_len(images.div_ceil(rayon::current_num_threads()))
+        .with_min_len(images_per_thread(s))
         .fold(
-            || (vec![0f32; gw.len()], vec![0f32; gb.len()], Vec::new()),
-            |(mut dw, mut db, mut cols), (x, gy)| {
-                cols.resize(rows * l, 0.0);
-                im2col(&s1, x, &mut cols);
-                for (o, row) in gy.chunks_exact(l).enumerate() {
-                    db[o] += row.iter().sum::<f32>();
-                }
-                for g in 0..s.groups {
-                    // dw_g [og, pk] += gy_g [og, l] · cols_gᵀ [l, pk]
-                    matmul_with(
-                        Parallelism::None,
-                        (og, pk, l),
-                        &mut dw[g * og * pk..],
-                        pk,
-                        true,
-                        (&gy[g * og * l..], l, 1),
-                        (&cols[g * pk * l..], 1, l),
-                    );
-                }
-                (dw, db, cols)
+            || Partial::new(sizes),
+            |mut part, (x, gy)| {
+                part.add_image(&s1, x, gy);
+                part
             },
-        )
-        .map(|(dw, db, _)| (dw, db))
-        .reduce(
+        );
+    Partial::add_all(parts, (gw, gb));
+}
+
+/// Whole images per task: one share of the batch per thread, each summing its own
+/// [`Partial`] (fewer partial sums to add up than one per image).
+fn images_per_thread(s: &ConvSpec) -> usize {
+    s.batch.max(1).div_ceil(rayon::current_num_threads())
+}
+
+/// One thread's share of the weight and bias gradients, and its patch-matrix scratch.
+struct Partial {
+    dw: Vec<f32>,
+    db: Vec<f32>,
+    cols: Vec<f32>,
+}
+
+impl Partial {
+    /// Zeros for `(weights, biases)` values.
+    fn new((nw, nb): (usize, usize)) -> Self {
+        Partial {
+            dw: vec![0f32; nw],
+            db: vec![0f32; nb],
+            cols: Vec::new(),
+        }
+    }
+
+    /// Adds one image's gradients: `db[o] += sum gy[o]`, `dw_g += gy_g · cols_gᵀ`.
+    fn add_image(&mut self, s1: &ConvSpec, x: &[f32], gy: &[f32]) {
+        let (l, og, pk) = (
+            s1.out_len(),
+            s1.out_channels / s1.groups,
+            s1.group_patch_len(),
+        );
+        self.cols
+            .resize(s1.in_channels * s1.kernel * s1.kernel * l, 0.0);
+        im2col(s1, x, &mut self.cols);
+        for (o, row) in gy.chunks_exact(l).enumerate() {
+            self.db[o] += row.iter().sum::<f32>();
+        }
+        for g in 0..s1.groups {
+            // dw_g [og, pk] += gy_g [og, l] · cols_gᵀ [l, pk]
+            matmul_with(
+                Parallelism::None,
+                (og, pk, l),
+                &mut self.dw[g * og * pk..],
+                pk,
+                true,
+                (&gy[g * og * l..], l, 1),
+                (&self.cols[g * pk * l..], 1, l),
+            );
+        }
+    }
+
+    /// Sums the threads' shares into `gw` and `gb`.
+    fn add_all(parts: impl ParallelIterator<Item = Self>, (gw, gb): (&mut [f32], &mut [f32])) {
+        let (dw, db) = parts.map(|p| (p.dw, p.db)).reduce(
             || (vec![0f32; gw.len()], vec![0f32; gb.len()]),
             |(mut a, mut b), (c, d)| {
                 a.iter_mut().zip(&c).for_each(|(x, y)| *x += y);
@@ -263,6 +270,7 @@ pub fn backward_weights(s: &ConvSpec, x: &[f32], gout: &[f32], (gw, gb): (&mut [
                 (a, b)
             },
         );
-    gw.iter_mut().zip(&dw).for_each(|(g, d)| *g += d);
-    gb.iter_mut().zip(&db).for_each(|(g, d)| *g += d);
+        gw.iter_mut().zip(&dw).for_each(|(g, d)| *g += d);
+        gb.iter_mut().zip(&db).for_each(|(g, d)| *g += d);
+    }
 }
