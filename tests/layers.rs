@@ -300,69 +300,58 @@ conv_case!(
     OS = 4
 );
 
-#[test]
-fn conv_gradients_match_finite_differences() {
-    let cfg = Conv {
-        b: 2,
-        c: 2,
-        o: 4,
-        k: 3,
-        s: 2,
-        p: 1,
-        g: 2,
-        h: 5,
-        os: 3,
+/// A test: a convolution's three gradients, on a batch of 2, against finite differences of
+/// the plain loops.
+macro_rules! conv_gradients_against_finite_differences {
+    ($(#[$doc:meta])* $name:ident, seed $seed:literal,
+     C = $c:literal, O = $o:literal, K = $k:literal, S = $s:literal, P = $p:literal,
+     OS = $os:literal, G = $g:literal, H = $h:literal) => {
+        $(#[$doc])*
+        #[test]
+        fn $name() {
+            let cfg = Conv {
+                b: 2,
+                c: $c,
+                o: $o,
+                k: $k,
+                s: $s,
+                p: $p,
+                g: $g,
+                h: $h,
+                os: $os,
+            };
+            let dev = Cpu::seed_from_u64($seed);
+            let conv = dev.build_module::<builders::Conv2D<$c, $o, $k, $s, $p, $os, $g>, f32>();
+            let x: Tensor<Rank4<2, $c, $h, $h>, f32, _> = dev.sample_normal();
+            let r: Tensor<Rank4<2, $o, $os, $os>, f32, _> = dev.sample_normal();
+            let grads = (conv.forward(x.leaky_trace()) * r.clone()).sum().backward();
+            let (xv, wv, bv, rv) = (
+                to64(&x.as_vec()),
+                to64(&conv.weight.as_vec()),
+                to64(&conv.bias.as_vec()),
+                to64(&r.as_vec()),
+            );
+            let fd_x = finite_diff(&xv, &rv, |x| conv_forward(cfg, x, &wv, &bv));
+            let fd_w = finite_diff(&wv, &rv, |w| conv_forward(cfg, &xv, w, &bv));
+            let fd_b = finite_diff(&bv, &rv, |b| conv_forward(cfg, &xv, &wv, b));
+            assert_close("gx", &grads.get(&x).as_vec(), &fd_x, 1e-3);
+            assert_close("gw", &grads.get(&conv.weight).as_vec(), &fd_w, 1e-3);
+            assert_close("gb", &grads.get(&conv.bias).as_vec(), &fd_b, 1e-3);
+        }
     };
-    let dev = Cpu::seed_from_u64(3);
-    let conv = dev.build_module::<builders::Conv2D<2, 4, 3, 2, 1, 3, 2>, f32>();
-    let x: Tensor<Rank4<2, 2, 5, 5>, f32, _> = dev.sample_normal();
-    let r: Tensor<Rank4<2, 4, 3, 3>, f32, _> = dev.sample_normal();
-    let grads = (conv.forward(x.leaky_trace()) * r.clone()).sum().backward();
-    let (xv, wv, bv, rv) = (
-        to64(&x.as_vec()),
-        to64(&conv.weight.as_vec()),
-        to64(&conv.bias.as_vec()),
-        to64(&r.as_vec()),
-    );
-    let fd_x = finite_diff(&xv, &rv, |x| conv_forward(cfg, x, &wv, &bv));
-    let fd_w = finite_diff(&wv, &rv, |w| conv_forward(cfg, &xv, w, &bv));
-    let fd_b = finite_diff(&bv, &rv, |b| conv_forward(cfg, &xv, &wv, b));
-    assert_close("gx", &grads.get(&x).as_vec(), &fd_x, 1e-3);
-    assert_close("gw", &grads.get(&conv.weight).as_vec(), &fd_w, 1e-3);
-    assert_close("gb", &grads.get(&conv.bias).as_vec(), &fd_b, 1e-3);
 }
 
-#[test]
-fn winograd_5x5_gradients_match_finite_differences() {
-    let cfg = Conv {
-        b: 2,
-        c: 32,
-        o: 2,
-        k: 5,
-        s: 1,
-        p: 2,
-        g: 1,
-        h: 6,
-        os: 6,
-    };
-    let dev = Cpu::seed_from_u64(5);
-    let conv = dev.build_module::<builders::Conv2D<32, 2, 5, 1, 2, 6>, f32>();
-    let x: Tensor<Rank4<2, 32, 6, 6>, f32, _> = dev.sample_normal();
-    let r: Tensor<Rank4<2, 2, 6, 6>, f32, _> = dev.sample_normal();
-    let grads = (conv.forward(x.leaky_trace()) * r.clone()).sum().backward();
-    let (xv, wv, bv, rv) = (
-        to64(&x.as_vec()),
-        to64(&conv.weight.as_vec()),
-        to64(&conv.bias.as_vec()),
-        to64(&r.as_vec()),
-    );
-    let fd_x = finite_diff(&xv, &rv, |x| conv_forward(cfg, x, &wv, &bv));
-    let fd_w = finite_diff(&wv, &rv, |w| conv_forward(cfg, &xv, w, &bv));
-    let fd_b = finite_diff(&bv, &rv, |b| conv_forward(cfg, &xv, &wv, b));
-    assert_close("gx", &grads.get(&x).as_vec(), &fd_x, 1e-3);
-    assert_close("gw", &grads.get(&conv.weight).as_vec(), &fd_w, 1e-3);
-    assert_close("gb", &grads.get(&conv.bias).as_vec(), &fd_b, 1e-3);
-}
+conv_gradients_against_finite_differences!(
+    /// 3x3 stride 2, two groups: the im2col path.
+    conv_gradients_match_finite_differences, seed 3,
+    C = 2, O = 4, K = 3, S = 2, P = 1, OS = 3, G = 2, H = 5
+);
+conv_gradients_against_finite_differences!(
+    /// 5x5 pad 2 from 32 channels: Winograd's forward pass and input gradient, im2col's
+    /// weight gradient.
+    winograd_5x5_gradients_match_finite_differences, seed 5,
+    C = 32, O = 2, K = 5, S = 1, P = 2, OS = 6, G = 1, H = 6
+);
 
 /// Both Winograd tiles' 1-D transforms in `f64`: `Aᵀ [(G g) ⊙ (Bᵀ d)]` is the correlation
 /// `y_i = Σ_k d_{i+k} g_k` for every unit filter and input (so for all of them, by
