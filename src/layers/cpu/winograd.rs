@@ -938,18 +938,11 @@ fn backward_with<W: Minimal<N, K> + Passes, const N: usize, const K: usize>(
     let nn = N * N;
     let (o_n, c_n) = (s.out_channels, s.in_channels);
     let (in_image, out_image) = (c_n * s.in_h * s.in_w, o_n * s.out_len());
+    let weights = weight_grad_applies(s);
     let new_partial = || Partial {
-        du: vec![
-            0f32;
-            if weight_grad_applies(s) {
-                nn * o_n * c_n
-            } else {
-                0
-            }
-        ],
+        du: vec![0f32; if weights { nn * o_n * c_n } else { 0 }],
         gb: vec![0f32; o_n],
     };
-    let weights = weight_grad_applies(s);
     let blocks = s.batch.div_ceil(tl.images);
     let total = gx
         .par_chunks_mut(tl.images * in_image)
