@@ -1036,3 +1036,47 @@ fn dense_and_conv_loops_match_finite_differences() {
     let fd = finite_diff(&b, &r, |b| conv_forward(s, &x, &w, b));
     assert_close("conv gb", &f32s(&gb), &fd, 1e-6);
 }
+
+/// A training step's images need no gradient: under `try_no_input_gradient` the CPU's
+/// im2col convolution (`article`'s conv1, 11x11 stride 4) leaves the images' gradient
+/// unwritten and gives the weights and bias the very same gradients; other tensors, and the
+/// images once the guard drops, get theirs as before.
+#[test]
+fn an_unread_input_gradient_is_skipped_and_changes_no_other_gradient() {
+    let dev = Cpu::seed_from_u64(11);
+    let conv = dev.build_module::<builders::Conv2D<3, 8, 11, 4, 0, 6>, f32>();
+    let x: Cpu32<Rank4<2, 3, 31, 31>> = dev.sample_normal();
+    let r: Cpu32<Rank4<2, 8, 6, 6>> = dev.sample_normal();
+    let grads_of = |x: &Cpu32<Rank4<2, 3, 31, 31>>, skip: bool| {
+        let unread = skip.then(|| Cpu::try_no_input_gradient(x).unwrap());
+        let y = conv.forward(x.trace(Gradients::leaky()));
+        drop(unread);
+        let mut g = (y * r.clone()).sum().backward();
+        let gx = g.get_or_alloc_mut(x).unwrap().to_vec();
+        (gx, g.get(&conv.weight).as_vec(), g.get(&conv.bias).as_vec())
+    };
+    let (gx, gw, gb) = grads_of(&x, false);
+    assert!(
+        gx.iter().any(|&v| v != 0.0),
+        "the input's gradient is computed by default"
+    );
+    let (gx_skipped, gw_skipped, gb_skipped) = grads_of(&x, true);
+    assert!(
+        gx_skipped.iter().all(|&v| v == 0.0),
+        "skipped: never written"
+    );
+    assert_eq!(
+        (gw, gb),
+        (gw_skipped, gb_skipped),
+        "the parameters' gradients, to the bit"
+    );
+    // Another tensor with equal values is not the registered one.
+    let unread = Cpu::try_no_input_gradient(&x).unwrap();
+    let twin: Cpu32<Rank4<2, 3, 31, 31>> = dev.tensor(x.as_vec());
+    let y = conv.forward(twin.trace(Gradients::leaky()));
+    drop(unread);
+    let mut g = (y * r.clone()).sum().backward();
+    assert_eq!(g.get_or_alloc_mut(&twin).unwrap().to_vec(), gx);
+    // After the guard, the images' gradient is back.
+    assert_eq!(grads_of(&x, false).0, gx);
+}

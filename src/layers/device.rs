@@ -11,7 +11,7 @@ use super::cpu;
 use super::generic;
 use super::spec::{BnSpec, ConvSpec, Epilogue, LrnSpec, PoolSpec};
 use dfdx::prelude::*;
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 
 /// Which kernels the CPU runs on the current thread.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -171,6 +171,17 @@ pub trait LabDevice: Device<f32> + HasErr<Err: DeviceError> {
         b: &Channels<Self>,
     ) -> Result<Tensor<S, f32, Self>, Self::Err>;
 
+    /// Tells this device that nothing will read the gradient of `images` (a batch a training
+    /// step feeds to a model: only the parameters' gradients are wanted), until the guard
+    /// drops. The CPU then skips that gradient where the first layer is a convolution
+    /// (`article`'s conv1: a third of its backward pass); every other device computes it as
+    /// usual. The gradients of everything else are the same either way.
+    fn try_no_input_gradient<S: Shape>(
+        _images: &Tensor<S, f32, Self>,
+    ) -> Result<NoInputGradient, Self::Err> {
+        Ok(NoInputGradient { previous: None })
+    }
+
     /// A device on the same hardware whose random numbers (dropout masks, samples) start
     /// from `seed`.
     fn try_reseeded(&self, seed: u64) -> Result<Self, Self::Err>;
@@ -235,22 +246,70 @@ fn conv2d_then_epilogue<D: LabDevice, Si: Shape, Sw: Shape, Sb: Shape, So: Shape
     }
 }
 
-/// A tensor's values in row-major order, its tape, and the tensor. dfdx's `as_vec` walks a
-/// strided index per element; a contiguous tensor (made so first, free when it already is)
-/// copies with one `memcpy`, several times faster.
+/// A CPU tensor's values in row-major order, borrowed in place: what the native kernels read.
+///
+/// dfdx 0.13 lends no slice of a tensor's data (its `as_vec` and `copy_into` copy, which
+/// for `article`'s first dense layer is 151 MB per batch). A `Host` holds a row-major
+/// tensor (made so by `try_contiguous`, which shares the data when it already is) and derefs
+/// to its values: element `[0, .., 0]` is the first of them, found through dfdx's own
+/// bounds-checked indexing, so nothing here depends on dfdx's private fields. Cloning a
+/// `Host` shares the data, as cloning a tensor does; a backward pass keeps one instead of a
+/// copy of the values.
+#[derive(Clone, Debug)]
+struct Host<S: Shape>(Tensor<S, f32, Cpu>);
+
+impl<S: Shape> Host<S> {
+    /// `t` in row-major order (a copy only when it is not already) and its tape.
+    fn split<T: Tape<f32, Cpu>>(t: Tensor<S, f32, Cpu, T>) -> Result<(Self, T), CpuError> {
+        let (t, tape) = t.try_contiguous()?.split_tape();
+        Ok((Host(t), tape))
+    }
+
+    /// A parameter's values.
+    fn of(t: &Tensor<S, f32, Cpu>) -> Result<Self, CpuError> {
+        Ok(Self::split(t.clone())?.0)
+    }
+}
+
+impl<S: Shape> std::ops::Deref for Host<S> {
+    type Target = [f32];
+    fn deref(&self) -> &[f32] {
+        let t = &self.0;
+        let n = t.shape().num_elements();
+        if n == 0 {
+            return &[];
+        }
+        let mut last = t.shape().concrete();
+        for i in 0..S::NUM_DIMS {
+            last[i] -= 1;
+        }
+        let first: *const f32 = &t[S::Concrete::default()];
+        let end: *const f32 = &t[last];
+        // SAFETY: the tensor is row-major (`Host::split` made it so), so its elements
+        // `[0, .., 0]` and `[last]` are entries 0 and `n - 1` of one `Vec` (dfdx's indexing
+        // checked both against its length), and the `n` values between them are the tensor's
+        // in order. The slice borrows `self`, which holds the `Arc` that owns that `Vec`;
+        // dfdx writes to shared data only after copying it (`Arc::make_mut`), so nothing
+        // changes the values while the slice lives.
+        unsafe {
+            assert_eq!(end.offset_from(first), n as isize - 1, "a row-major tensor");
+            std::slice::from_raw_parts(first, n)
+        }
+    }
+}
+
+/// A tensor without its tape, its tape, and its values in row-major order, borrowed.
 #[allow(clippy::type_complexity)]
 fn split_values<S: Shape, T: Tape<f32, Cpu>>(
     t: Tensor<S, f32, Cpu, T>,
-) -> Result<(Tensor<S, f32, Cpu>, T, Vec<f32>), CpuError> {
-    let (t, tape) = t.try_contiguous()?.split_tape();
-    let mut v = vec![0.0; t.shape().num_elements()];
-    t.copy_into(&mut v);
-    Ok((t, tape, v))
+) -> Result<(Tensor<S, f32, Cpu>, T, Host<S>), CpuError> {
+    let (host, tape) = Host::split(t)?;
+    Ok((host.0.clone(), tape, host))
 }
 
-/// A parameter's values (see [`split_values`]).
-fn values<S: Shape>(t: &Tensor<S, f32, Cpu>) -> Result<Vec<f32>, CpuError> {
-    Ok(split_values(t.clone())?.2)
+/// A parameter's values, borrowed (see [`Host`]).
+fn values<S: Shape>(t: &Tensor<S, f32, Cpu>) -> Result<Host<S>, CpuError> {
+    Host::of(t)
 }
 
 /// Lifts a gradient out of `grads` without copying it (`put!` returns it). dfdx's ghost
@@ -280,6 +339,50 @@ macro_rules! backward_op {
             Ok(())
         })
     };
+}
+
+/// The values whose gradient nothing reads ([`LabDevice::try_no_input_gradient`]) on this
+/// thread: where they start and how many, and their tensor, held so that the memory cannot
+/// be freed and reused by another tensor while they are registered.
+struct Unread {
+    start: *const f32,
+    len: usize,
+    _keep: Box<dyn std::any::Any>,
+}
+
+thread_local! {
+    static UNREAD: RefCell<Option<Unread>> = const { RefCell::new(None) };
+}
+
+/// While it lives, the device skips the gradient of the images it was made for
+/// ([`LabDevice::try_no_input_gradient`]); dropping it restores what was registered before.
+#[must_use = "the input's gradient is skipped only while the guard lives"]
+pub struct NoInputGradient {
+    previous: Option<Option<Unread>>,
+}
+
+impl Drop for NoInputGradient {
+    fn drop(&mut self) {
+        if let Some(previous) = self.previous.take() {
+            UNREAD.with(|u| *u.borrow_mut() = previous);
+        }
+    }
+}
+
+impl std::fmt::Debug for NoInputGradient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("NoInputGradient")
+    }
+}
+
+/// Whether `x` is the very data registered by [`LabDevice::try_no_input_gradient`] on this
+/// thread (the same memory, so the same tensor or one sharing its data).
+fn gradient_unread(x: &[f32]) -> bool {
+    UNREAD.with(|u| {
+        u.borrow()
+            .as_ref()
+            .is_some_and(|u| std::ptr::eq(u.start, x.as_ptr()) && u.len == x.len())
+    })
 }
 
 /// Training-mode batch norm on the CPU's fused kernels, then ReLU if `relu`: the output is
@@ -355,9 +458,15 @@ impl LabDevice for Cpu {
         let out = x.device().try_tensor_from_vec(out, out_shape)?;
         if T::OWNS_TAPE {
             let og = out.ghost();
-            backward_op!(tape, [og => gout, xg => gx, wg => gw, bg => gb] {
-                cpu::conv::backward(&spec, (&xv, &wv), &gout, (&mut gx, &mut gw, &mut gb));
-            });
+            if gradient_unread(&xv) {
+                backward_op!(tape, [og => gout, wg => gw, bg => gb] {
+                    cpu::conv::backward_weights(&spec, &xv, &gout, (&mut gw, &mut gb));
+                });
+            } else {
+                backward_op!(tape, [og => gout, xg => gx, wg => gw, bg => gb] {
+                    cpu::conv::backward(&spec, (&xv, &wv), &gout, (&mut gx, &mut gw, &mut gb));
+                });
+            }
         }
         Ok(out.put_tape(tape))
     }
@@ -477,6 +586,21 @@ impl LabDevice for Cpu {
         x.device().try_tensor_from_vec(y, *x.shape())
     }
 
+    fn try_no_input_gradient<S: Shape>(
+        images: &Tensor<S, f32, Self>,
+    ) -> Result<NoInputGradient, Self::Err> {
+        let host = Host::of(images)?;
+        let unread = Unread {
+            start: host.as_ptr(),
+            len: host.len(),
+            _keep: Box::new(host),
+        };
+        let previous = UNREAD.with(|u| u.borrow_mut().replace(unread));
+        Ok(NoInputGradient {
+            previous: Some(previous),
+        })
+    }
+
     fn try_reseeded(&self, seed: u64) -> Result<Self, Self::Err> {
         Ok(Cpu::seed_from_u64(seed))
     }
@@ -507,7 +631,7 @@ impl LabDevice for Cpu {
         if generic_on_cpu() {
             return conv2d_then_epilogue(spec, x, w, b, epilogue, out_shape);
         }
-        let epilogue = &epilogue.try_map(values)?;
+        let epilogue = &epilogue.try_map(|t| Ok(values(t)?.to_vec()))?;
         let (x, _, xv) = split_values(x)?;
         let (wv, bv) = (values(w)?, values(b)?);
         let out = if cpu::winograd::applies(&spec) {

@@ -25,7 +25,8 @@ pub mod spec;
 pub use batchnorm::BatchNorm2D;
 pub use conv2d::{Conv2D, Conv2DSizes, PerGroup};
 pub use device::{
-    BnOutput, Channels, CpuPath, DeviceError, LabDevice, OnDevice, Raw, CPU_PATH_VAR,
+    BnOutput, Channels, CpuPath, DeviceError, LabDevice, NoInputGradient, OnDevice, Raw,
+    CPU_PATH_VAR,
 };
 pub use flatten::Flatten;
 pub use linear::Linear;

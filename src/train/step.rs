@@ -144,7 +144,10 @@ impl<N: Network, M: Trainable<N>> Trainer<N, M> {
             Some(g) => g,
             None => model.try_alloc_grads()?,
         };
+        // Only the parameters' gradients are wanted, not the images'.
+        let unread = <Dev<M> as LabDevice>::try_no_input_gradient(&images)?;
         let logits = model.try_forward_mut(images.traced(grads))?;
+        drop(unread);
         let host = logits.retaped::<NoneTape>().as_vec(); // the printed figures
         let (loss, correct) = loss_and_correct(&host, labels, N::NUM_CLASSES);
         let figures = StepFigures {
