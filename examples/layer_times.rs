@@ -5,7 +5,8 @@
 //!
 //! Each line is the median of 9 runs after 2 warm-ups: the layer's forward pass alone
 //! (inference), and its forward pass with the tape plus the backward pass and the zeroing of
-//! the gradients (training, as `Trainer::step` runs it, without the optimizer).
+//! the gradients (training, as `Trainer::step` runs it, without the optimizer; the first
+//! layer, as there, without the gradient of its input images).
 
 use alexnet_lab::model::{ConvBnRelu, ConvReluBn};
 use alexnet_lab::prelude::*;
@@ -30,7 +31,12 @@ fn median_ms(mut f: impl FnMut()) -> f64 {
 
 /// Prints a layer's inference and training-step medians; returns them.
 macro_rules! layer {
-    ($name:expr, $m:expr, $x:expr) => {{
+    ($name:expr, $m:expr, $x:expr) => {
+        layer!($name, $m, $x, inner)
+    };
+    // `images`: the model's first layer, whose input's gradient the training step skips
+    // (`LabDevice::try_no_input_gradient`); `inner`: any other layer.
+    ($name:expr, $m:expr, $x:expr, $input:ident) => {{
         // Built once (the expression builds a module, with its random initial weights).
         #[allow(unused_mut)]
         let mut m = $m;
@@ -40,7 +46,11 @@ macro_rules! layer {
         let mut grads = Some(m.alloc_grads());
         let train = median_ms(|| {
             let g = grads.take().expect("returned by the previous step");
-            let y = m.forward_mut($x.clone().traced(g));
+            let x = $x.clone();
+            let unread = (stringify!($input) == "images")
+                .then(|| Cpu::try_no_input_gradient(&x).expect("registered"));
+            let y = m.forward_mut(x.traced(g));
+            drop(unread);
             let mut g = y.sum().backward();
             m.zero_grads(&mut g);
             grads = Some(g);
@@ -111,7 +121,8 @@ fn cifar() {
     add(layer!(
         "conv1 3->64 @32",
         dev.build_module::<builders::Conv2D<3, 64, 3, 1, 1, 32>, f32>(),
-        x3
+        x3,
+        images
     ));
     add(layer!(
         "batch norm + relu 64 @32",
@@ -183,7 +194,8 @@ fn cifar() {
     add(layer!(
         "conv1 + bn + relu 3->64 @32",
         dev.build_module::<ConvBnRelu<3, 64, 32>, f32>(),
-        x3
+        x3,
+        images
     ));
     add(layer!(
         "conv2 + bn + relu 64->192 @16",
@@ -239,7 +251,8 @@ fn article() {
     add(layer!(
         "conv1 3->96 11x11/4 @55 + relu",
         dev.build_module::<(builders::Conv2D<3, 96, 11, 4, 0, 55>, ReLU), f32>(),
-        x3
+        x3,
+        images
     ));
     add(layer!(
         "batch norm 96 @55",
@@ -319,7 +332,8 @@ fn article() {
     add(layer!(
         "conv1 + relu + bn + pool",
         dev.build_module::<ConvReluBn<3, 96, 11, 4, 0, 55, MaxPool2D<3, 2, 27>>, f32>(),
-        x3
+        x3,
+        images
     ));
     add(layer!(
         "conv2 + relu + bn + pool",
