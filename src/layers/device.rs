@@ -288,9 +288,13 @@ impl<S: Shape> std::ops::Deref for Host<S> {
         // SAFETY: the tensor is row-major (`Host::split` made it so), so its elements
         // `[0, .., 0]` and `[last]` are entries 0 and `n - 1` of one `Vec` (dfdx's indexing
         // checked both against its length), and the `n` values between them are the tensor's
-        // in order. The slice borrows `self`, which holds the `Arc` that owns that `Vec`;
-        // dfdx writes to shared data only after copying it (`Arc::make_mut`), so nothing
-        // changes the values while the slice lives.
+        // in order, all in that one allocation. The slice borrows `self`, which holds the
+        // `Arc` that owns that `Vec`; dfdx writes to data only through a unique `Arc`
+        // (`Arc::make_mut` copies shared data first), so nothing changes the values while
+        // the slice lives. The pointer comes from a reference to the first element and reads
+        // past it. Rust has not fixed its aliasing rules yet: Tree Borrows, the newer of
+        // Miri's two models, allows that within the allocation; Stacked Borrows does not.
+        // dfdx 0.13 offers no other way to read a tensor without copying it.
         unsafe {
             assert_eq!(end.offset_from(first), n as isize - 1, "a row-major tensor");
             std::slice::from_raw_parts(first, n)
