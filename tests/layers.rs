@@ -1080,3 +1080,28 @@ fn an_unread_input_gradient_is_skipped_and_changes_no_other_gradient() {
     // After the guard, the images' gradient is back.
     assert_eq!(grads_of(&x, false).0, gx);
 }
+
+/// The CPU kernels read a tensor's values in place when it is row-major and from a
+/// row-major copy when it is not: a permuted input and a broadcast one give the outputs and
+/// gradients of their row-major equals.
+#[test]
+fn layers_read_permuted_and_broadcast_inputs_as_their_row_major_equals() {
+    let dev = Cpu::seed_from_u64(12);
+    let conv = dev.build_module::<builders::Conv2D<3, 4, 3, 1, 1, 5>, f32>();
+    let hwc: Cpu32<Rank4<2, 5, 5, 3>> = dev.sample_normal();
+    let permuted = hwc
+        .clone()
+        .permute::<Rank4<2, 3, 5, 5>, Axes4<0, 3, 1, 2>>();
+    let row_major: Cpu32<Rank4<2, 3, 5, 5>> = dev.tensor(permuted.as_vec());
+    let forward = |x: Cpu32<Rank4<2, 3, 5, 5>>| {
+        let y = conv.forward(x.trace(conv.alloc_grads()));
+        let out = y.retaped::<NoneTape>().as_vec();
+        let g = y.sum().backward();
+        (out, g.get(&conv.weight).as_vec())
+    };
+    assert_eq!(forward(permuted), forward(row_major));
+    let plane: Cpu32<Rank2<5, 5>> = dev.sample_normal();
+    let broadcast = plane.clone().broadcast::<Rank4<2, 3, 5, 5>, _>();
+    let copied: Cpu32<Rank4<2, 3, 5, 5>> = dev.tensor(broadcast.as_vec());
+    assert_eq!(forward(broadcast), forward(copied));
+}
