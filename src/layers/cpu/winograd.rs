@@ -1,9 +1,11 @@
-//! Stride-1 convolution by Winograd's minimal filtering, F(2x2, 3x3) and F(2x2, 5x5) (Lavin
-//! and Gray, "Fast Algorithms for Convolutional Neural Networks", 2015).
+//! Stride-1 convolution by Winograd's minimal filtering (Lavin and Gray, "Fast Algorithms
+//! for Convolutional Neural Networks", 2015): F(2x2, 3x3) and F(2x2, 5x5) for training, and
+//! for inference F(4x4, 3x3) and F(2x2, 5x5).
 //!
-//! Each 2x2 block of outputs (a *tile*) of a `k x k` filter needs an `n x n` patch of input,
-//! `n = k + 1`. In the Winograd domain the filter and the patch each become `n²` numbers,
-//! and the convolution becomes `n²` element-wise products instead of `4 k²` multiply-adds:
+//! Each `m x m` block of outputs (a *tile*) of a `k x k` filter needs an `n x n` patch of
+//! input, `n = m + k - 1`. In the Winograd domain the filter and the patch each become `n²`
+//! numbers, and the convolution becomes `n²` element-wise products instead of `m² k²`
+//! multiply-adds:
 //!
 //! ```text
 //! Y = Aᵀ [ (G g Gᵀ) ⊙ (Bᵀ d B) ] A
@@ -11,25 +13,28 @@
 //!
 //! Summed over input channels, each of the `n²` positions `ξ` is one matrix product,
 //! `M[ξ] (out x tiles) = U[ξ] (out x in) · V[ξ] (in x tiles)`: 36 / 16 = 2.25 times fewer
-//! multiplications than im2col for 3x3 filters, 100 / 36 = 2.78 times for 5x5. Every step is
-//! linear, so training runs in the same domain: the backward pass applies the transposes
-//! (adjoints) of the same transforms, and the weight gradient is again `n²` products,
-//! `dU[ξ] = dM[ξ] · V[ξ]ᵀ`. For 5x5 filters that weight gradient, summed over thousands of
-//! tiles, is off by up to 8e-4 (relative, on a 96-channel 27x27 layer; the input gradient by
-//! 3.5e-6), so there the backward pass computes only the input gradient and leaves the
-//! weights' to im2col ([`weight_grad_applies`]).
+//! multiplications than im2col for F(2x2, 3x3), 144 / 36 = 4 times for F(4x4, 3x3),
+//! 100 / 36 = 2.78 times for F(2x2, 5x5). Every step is linear, so training runs in the
+//! same domain: the backward pass applies the transposes (adjoints) of the same transforms,
+//! and the weight gradient is again `n²` products, `dU[ξ] = dM[ξ] · V[ξ]ᵀ`. For 5x5 filters
+//! that weight gradient, summed over thousands of tiles, is off by up to 8e-4 (relative, on
+//! a 96-channel 27x27 layer; the input gradient by 3.5e-6), so there the backward pass
+//! computes only the input gradient and leaves the weights' to im2col
+//! ([`weight_grad_applies`]). Training with 3x3 filters keeps the 2x2 tile, whose rounding
+//! is 14 to 21 times smaller than that of the 4x4 tile (below), which has no adjoints.
 //!
 //! # The transforms
 //!
-//! Both tiles come from one construction (Toom-Cook; Lavin and Gray, section 4). A 1-D
-//! output pair `y_i = Σ_k d_{i+k} g_k` is the transpose of the product of the polynomials
-//! `g(x)` (degree `k - 1`) and `y_0 + y_1 x`, which has degree `n - 1 = k` and so is fixed
-//! by its values at `n` points: `n - 1` finite points `p_i` and `∞` (the leading
-//! coefficient). With `f_i = Π_{l≠i} (p_i - p_l)`, `M(x) = Π_l (x - p_l)` and
-//! `M_i(x) = M(x) / (x - p_i)`:
+//! All three tiles come from one construction (Toom-Cook; Lavin and Gray, section 4). A 1-D
+//! run of `m` outputs `y_i = Σ_k d_{i+k} g_k` is the transpose of the product of the
+//! polynomials `g(x)` (degree `k - 1`) and `y_0 + y_1 x + … + y_{m-1} x^{m-1}`, which has
+//! degree `n - 1 = m + k - 2` and so is fixed by its values at `n` points: `n - 1` finite
+//! points `p_i` and `∞` (the leading coefficient). With `f_i = Π_{l≠i} (p_i - p_l)`,
+//! `M(x) = Π_l (x - p_l)` and `M_i(x) = M(x) / (x - p_i)`:
 //!
-//! - `A` (`n x 2`): row `i` is `(1, p_i)`; the `∞` row is `(0, 1)`.
-//! - `G` (`n x k`): row `i` is `(1, p_i, p_i², …) / f_i`; the `∞` row is `(0, …, 0, 1)`.
+//! - `A` (`n x m`): row `i` is `(1, p_i, …, p_i^{m-1})`; the `∞` row is `(0, …, 0, 1)`.
+//! - `G` (`n x k`): row `i` is `(1, p_i, …, p_i^{k-1}) / f_i`; the `∞` row is
+//!   `(0, …, 0, 1)`.
 //! - `Bᵀ` (`n x n`): row `i` holds the coefficients of `M_i(x)`, lowest first; the `∞` row
 //!   those of `M(x)`.
 //!
@@ -38,33 +43,51 @@
 //! `A`, `B` and `G` hold only 0, ±1 and ±1/2: the transforms are exact additions and
 //! halvings. F(2x2, 5x5) takes 0, 1, -1, 2, -2 (`f = 4, -6, -6, 24, 24`): `Bᵀ` holds the
 //! integers of `M_i`, up to 5 (`M_0 = x⁴ - 5x² + 4`), `A` holds 0, ±1, ±2, and the fractions
-//! 1/4, 1/6, 1/24 all sit in `G`, which runs once per filter, not once per tile. The
-//! `B` of F(2x2, 5x5) is the `B` of Lavin and Gray's F(4x4, 3x3), which has the same points.
-//! `tests/layers.rs` checks both 1-D transforms in `f64` against direct correlation, and
-//! the layers against naive loops and finite differences. The larger coefficients of
-//! F(2x2, 5x5) amplify float rounding more than those of F(2x2, 3x3): on a 96-channel 27x27
-//! layer its outputs are off by up to 9e-6 (relative; the tests allow 1e-4). The points
-//! 0, ±1, ±1/2 instead of 0, ±1, ±2 did no better (1.1e-3 against 8e-4 on the weight
-//! gradient).
+//! 1/4, 1/6, 1/24 all sit in `G`, which runs once per filter, not once per tile.
+//!
+//! F(4x4, 3x3) takes the same points, so it has the same `f` and the same `Bᵀ`; these are
+//! Lavin and Gray's matrices:
+//!
+//! ```text
+//!        4  0 -5  0  1  0          1/4    0     0          1  1  1  1  1  0
+//!        0 -4 -4  1  1  0         -1/6  -1/6  -1/6    Aᵀ = 0  1 -1  2 -2  0
+//!   Bᵀ = 0  4 -4 -1  1  0     G = -1/6   1/6  -1/6         0  1  1  4  4  0
+//!        0 -2 -1  2  1  0         1/24  1/12   1/6         0  1 -1  8 -8  1
+//!        0  2 -1 -2  1  0         1/24 -1/12   1/6
+//!        0  4  0 -5  0  1           0     0     1
+//! ```
+//!
+//! `A` now holds the cubes of the points, up to 8, and an output sums 36 products, each
+//! scaled by up to 64, where F(2x2, 3x3) sums 16 scaled by 1: its outputs carry 14 to 21
+//! times the rounding. Against naive loops in `f64` (`tests/winograd_inference.rs`), the
+//! `article` model's 384 -> 384 channel conv4 at 13x13 with its ReLU and batch norm is off by
+//! up to 3.7e-5 (relative, `|Δ| / (1 + |y|)`), the `cifar` model's 64 -> 192 conv2 block at
+//! 16x16 by 1.9e-5, against 1e-6 to 2e-6 for F(2x2, 3x3) on such layers; the tests allow
+//! 1e-4. The larger coefficients of F(2x2, 5x5) likewise amplify rounding more than those
+//! of F(2x2, 3x3): on a 96-channel 27x27 layer its outputs are off by up to 9e-6. The points
+//! 0, ±1, ±1/2 instead of 0, ±1, ±2 did no better there (1.1e-3 against 8e-4 on the weight
+//! gradient). `tests/layers.rs` checks the 1-D transforms of the 2x2 tiles in `f64` against
+//! direct correlation, `tests/winograd_inference.rs` that of F(4x4, 3x3), and both the
+//! layers against naive loops (and the training tiles against finite differences).
 //!
 //! # Blocks and layouts
 //!
-//! The batch is cut into *blocks* of whole images, about 128 tiles each, and each core takes
-//! one block at a time through transform, products and inverse transform, so the
-//! intermediate matrices stay in cache instead of making round trips to memory. Within a
-//! block, `j` numbers its tiles, and the layouts are `V [in][ξ][j]`, `M [out][ξ][j]`,
-//! `dM [out][ξ][j]`, `dV [in][ξ][j]`; the filters are `U [out][ξ][in]`; `gemm` reads and
-//! writes every operand through strides, so no transposes are copied. (With `ξ` outermost
-//! instead, a tile's 16 values would land a power-of-two stride apart, and the stores would
-//! fight over the same cache sets: that layout ran the transforms 3 times slower.) The
-//! products and the inverse transform run a few output channels at a time, about 2 MiB of
-//! `M`, which stays in cache between the two.
+//! The batch is cut into *blocks* of whole images, about 128 tiles each (64 of 4x4), and
+//! each core takes one block at a time through transform, products and inverse transform,
+//! so the intermediate matrices stay in cache instead of making round trips to memory.
+//! Within a block, `j` numbers its tiles, and the layouts are `V [in][ξ][j]`,
+//! `M [out][ξ][j]`, `dM [out][ξ][j]`, `dV [in][ξ][j]`; the filters are `U [out][ξ][in]`;
+//! `gemm` reads and writes every operand through strides, so no transposes are copied.
+//! (With `ξ` outermost instead, a tile's 16 values would land a power-of-two stride apart,
+//! and the stores would fight over the same cache sets: that layout ran the transforms 3
+//! times slower.) The products and the inverse transform run a few output channels at a
+//! time, about 2 MiB of `M`, which stays in cache between the two.
 //!
 //! The transforms run on eight tiles at once (`LANES`), one to a vector lane: consecutive
 //! `j` are consecutive in `V`, `M` and `dM`, so those sides load and store whole vectors,
 //! and the image side gathers or scatters one tile per lane; only the input gradient's
 //! pass, which adds overlapping tiles onto the image, goes one tile at a time. They are
-//! compiled a second time for AVX2 (`Passes`).
+//! compiled a second time for AVX2 (`Passes`, `GradPasses`).
 //!
 //! Training with 3x3 filters keeps each block's `V` for the backward pass (about 4 floats
 //! per input pixel, against the 9 of an im2col matrix), transposed to `[ξ][j][in]`: `gemm`
@@ -153,19 +176,23 @@ impl<const N: usize> Neg for Row<N> {
     }
 }
 
-/// The 1-D transforms of F(2, k) with `n = k + 1` (see the module's doc), each with its
-/// adjoint (transpose) for the backward pass.
-trait Minimal<const N: usize, const K: usize> {
+/// The 1-D transforms of F(m, k) with `n = m + k - 1` (see the module's doc): `M` outputs
+/// of a `K`-tap filter from `N` inputs.
+trait Minimal<const N: usize, const K: usize, const M: usize> {
     /// `Bᵀ d`: an input patch into the Winograd domain.
     fn input<T: Lin>(d: [T; N]) -> [T; N];
-    /// `B v`.
-    fn input_adjoint<T: Lin>(v: [T; N]) -> [T; N];
     /// `G g`: a filter into the Winograd domain.
     fn filter<T: Lin>(g: [T; K]) -> [T; N];
+    /// `Aᵀ m`: a product back to `M` outputs.
+    fn output<T: Lin>(m: [T; N]) -> [T; M];
+}
+
+/// The adjoints (transposes) of the transforms of F(2, k), for the backward pass.
+trait Adjoint<const N: usize, const K: usize>: Minimal<N, K, 2> {
+    /// `B v`.
+    fn input_adjoint<T: Lin>(v: [T; N]) -> [T; N];
     /// `Gᵀ u`.
     fn filter_adjoint<T: Lin>(u: [T; N]) -> [T; K];
-    /// `Aᵀ m`: a product back to two outputs.
-    fn output<T: Lin>(m: [T; N]) -> [T; 2];
     /// `A y`.
     fn output_adjoint<T: Lin>(y: [T; 2]) -> [T; N];
 }
@@ -173,27 +200,30 @@ trait Minimal<const N: usize, const K: usize> {
 /// F(2, 3) on the points 0, 1, -1, ∞.
 struct F2x3;
 
-impl Minimal<4, 3> for F2x3 {
+impl Minimal<4, 3, 2> for F2x3 {
     #[inline(always)]
     fn input<T: Lin>([d0, d1, d2, d3]: [T; 4]) -> [T; 4] {
         [d0 - d2, d1 + d2, d2 - d1, d1 - d3]
-    }
-    #[inline(always)]
-    fn input_adjoint<T: Lin>([v0, v1, v2, v3]: [T; 4]) -> [T; 4] {
-        [v0, v1 - v2 + v3, v1 + v2 - v0, -v3]
     }
     #[inline(always)]
     fn filter<T: Lin>([g0, g1, g2]: [T; 3]) -> [T; 4] {
         [g0, (g0 + g1 + g2).times(0.5), (g0 - g1 + g2).times(0.5), g2]
     }
     #[inline(always)]
+    fn output<T: Lin>([m0, m1, m2, m3]: [T; 4]) -> [T; 2] {
+        [m0 + m1 + m2, m1 - m2 - m3]
+    }
+}
+
+impl Adjoint<4, 3> for F2x3 {
+    #[inline(always)]
+    fn input_adjoint<T: Lin>([v0, v1, v2, v3]: [T; 4]) -> [T; 4] {
+        [v0, v1 - v2 + v3, v1 + v2 - v0, -v3]
+    }
+    #[inline(always)]
     fn filter_adjoint<T: Lin>([u0, u1, u2, u3]: [T; 4]) -> [T; 3] {
         let (s, d) = ((u1 + u2).times(0.5), (u1 - u2).times(0.5));
         [u0 + s, d, s + u3]
-    }
-    #[inline(always)]
-    fn output<T: Lin>([m0, m1, m2, m3]: [T; 4]) -> [T; 2] {
-        [m0 + m1 + m2, m1 - m2 - m3]
     }
     #[inline(always)]
     fn output_adjoint<T: Lin>([y0, y1]: [T; 2]) -> [T; 4] {
@@ -204,7 +234,7 @@ impl Minimal<4, 3> for F2x3 {
 /// F(2, 5) on the points 0, 1, -1, 2, -2, ∞.
 struct F2x5;
 
-impl Minimal<6, 5> for F2x5 {
+impl Minimal<6, 5, 2> for F2x5 {
     #[inline(always)]
     fn input<T: Lin>([d0, d1, d2, d3, d4, d5]: [T; 6]) -> [T; 6] {
         let (a, b) = (d4 - d2.times(4.0), d3 - d1.times(4.0));
@@ -216,19 +246,6 @@ impl Minimal<6, 5> for F2x5 {
             c + e,
             c - e,
             d1.times(4.0) - d3.times(5.0) + d5,
-        ]
-    }
-    #[inline(always)]
-    fn input_adjoint<T: Lin>([v0, v1, v2, v3, v4, v5]: [T; 6]) -> [T; 6] {
-        let (s12, d12) = (v1 + v2, v1 - v2);
-        let (s34, d34) = (v3 + v4, v3 - v4);
-        [
-            v0.times(4.0),
-            (d12 - v5).times(-4.0) - d34.times(2.0),
-            v0.times(-5.0) - s12.times(4.0) - s34,
-            d12 + d34.times(2.0) - v5.times(5.0),
-            v0 + s12 + s34,
-            v5,
         ]
     }
     #[inline(always)]
@@ -248,6 +265,26 @@ impl Minimal<6, 5> for F2x5 {
         ]
     }
     #[inline(always)]
+    fn output<T: Lin>([m0, m1, m2, m3, m4, m5]: [T; 6]) -> [T; 2] {
+        [m0 + m1 + m2 + m3 + m4, m1 - m2 + (m3 - m4).times(2.0) + m5]
+    }
+}
+
+impl Adjoint<6, 5> for F2x5 {
+    #[inline(always)]
+    fn input_adjoint<T: Lin>([v0, v1, v2, v3, v4, v5]: [T; 6]) -> [T; 6] {
+        let (s12, d12) = (v1 + v2, v1 - v2);
+        let (s34, d34) = (v3 + v4, v3 - v4);
+        [
+            v0.times(4.0),
+            (d12 - v5).times(-4.0) - d34.times(2.0),
+            v0.times(-5.0) - s12.times(4.0) - s34,
+            d12 + d34.times(2.0) - v5.times(5.0),
+            v0 + s12 + s34,
+            v5,
+        ]
+    }
+    #[inline(always)]
     fn filter_adjoint<T: Lin>([u0, u1, u2, u3, u4, u5]: [T; 6]) -> [T; 5] {
         let (s1, d1) = ((u1 + u2).times(-1.0 / 6.0), (u1 - u2).times(-1.0 / 6.0));
         let (s2, d2) = ((u3 + u4).times(1.0 / 24.0), (u3 - u4).times(1.0 / 24.0));
@@ -260,55 +297,96 @@ impl Minimal<6, 5> for F2x5 {
         ]
     }
     #[inline(always)]
-    fn output<T: Lin>([m0, m1, m2, m3, m4, m5]: [T; 6]) -> [T; 2] {
-        [m0 + m1 + m2 + m3 + m4, m1 - m2 + (m3 - m4).times(2.0) + m5]
-    }
-    #[inline(always)]
     fn output_adjoint<T: Lin>([y0, y1]: [T; 2]) -> [T; 6] {
         let y2 = y1.times(2.0);
         [y0, y0 + y1, y0 - y1, y0 + y2, y0 - y2, y1]
     }
 }
 
-/// A tile's passes over a block, each compiled a second time for AVX2 + FMA (where eight
-/// tiles fill a vector register) and picked at run time ([`multiversion!`]).
-trait Passes {
-    fn block_input(s: &ConvSpec, tl: Tiles, x: &[f32], v: &mut [f32], p: &mut Vec<f32>);
+/// F(4, 3) on the points 0, 1, -1, 2, -2, ∞ (those of [`F2x5`], whose `Bᵀ` it shares), for
+/// inference only: no [`Adjoint`].
+struct F4x3;
+
+impl Minimal<6, 3, 4> for F4x3 {
+    #[inline(always)]
+    fn input<T: Lin>(d: [T; 6]) -> [T; 6] {
+        F2x5::input(d)
+    }
+    #[inline(always)]
+    fn filter<T: Lin>([g0, g1, g2]: [T; 3]) -> [T; 6] {
+        let (e1, e2, o2) = (g0 + g2, g0 + g2.times(4.0), g1.times(2.0));
+        [
+            g0.times(0.25),
+            (e1 + g1).times(-1.0 / 6.0),
+            (e1 - g1).times(-1.0 / 6.0),
+            (e2 + o2).times(1.0 / 24.0),
+            (e2 - o2).times(1.0 / 24.0),
+            g2,
+        ]
+    }
+    #[inline(always)]
+    fn output<T: Lin>([m0, m1, m2, m3, m4, m5]: [T; 6]) -> [T; 4] {
+        let (s12, d12) = (m1 + m2, m1 - m2);
+        let (s34, d34) = (m3 + m4, m3 - m4);
+        [
+            m0 + s12 + s34,
+            d12 + d34.times(2.0),
+            s12 + s34.times(4.0),
+            d12 + d34.times(8.0) + m5,
+        ]
+    }
+}
+
+/// A tile's forward passes over a block, each compiled a second time for AVX2 + FMA (where
+/// eight tiles fill a vector register) and picked at run time ([`multiversion!`]).
+trait Passes<const M: usize> {
+    fn block_input(s: &ConvSpec, tl: Tiles<M>, x: &[f32], v: &mut [f32], p: &mut Vec<f32>);
     fn block_output(
         s: &ConvSpec,
-        tl: Tiles,
+        tl: Tiles<M>,
         m: (&[f32], usize),
         bias: &[f32],
         ep: &Epilogue,
         y: &mut [f32],
         p: &mut Vec<f32>,
     );
+}
+
+/// The backward passes, likewise (for the 2x2 tiles, which have an [`Adjoint`]).
+trait GradPasses {
     fn block_output_grad(
         s: &ConvSpec,
-        tl: Tiles,
+        tl: Tiles<2>,
         gy: &[f32],
         dm: &mut [f32],
         p: &mut Vec<f32>,
         gb: &mut [f32],
     );
-    fn block_input_grad(s: &ConvSpec, tl: Tiles, dv: &[f32], gx: &mut [f32], p: &mut Vec<f32>);
+    fn block_input_grad(s: &ConvSpec, tl: Tiles<2>, dv: &[f32], gx: &mut [f32], p: &mut Vec<f32>);
 }
 
-/// [`Passes`] for the tile `$w` of `$n x $n` values and `$k x $k` filters.
+/// [`Passes`] for the tile `$w` of `$n x $n` values, `$k x $k` filters and `$m x $m`
+/// outputs.
 macro_rules! passes {
-    ($w:ty, $n:literal, $k:literal) => {
-        impl Passes for $w {
-            fn block_input(s: &ConvSpec, tl: Tiles, x: &[f32], v: &mut [f32], p: &mut Vec<f32>) {
+    ($w:ty, $n:literal, $k:literal, $m:literal) => {
+        impl Passes<$m> for $w {
+            fn block_input(
+                s: &ConvSpec,
+                tl: Tiles<$m>,
+                x: &[f32],
+                v: &mut [f32],
+                p: &mut Vec<f32>,
+            ) {
                 multiversion! {
-                    fn run(s: &ConvSpec, tl: Tiles, x: &[f32], v: &mut [f32], p: &mut Vec<f32>) {
-                        transform_input::<$w, $n, $k>(s, tl, x, v, p)
+                    fn run(s: &ConvSpec, tl: Tiles<$m>, x: &[f32], v: &mut [f32], p: &mut Vec<f32>) {
+                        transform_input::<$w, $n, $k, $m>(s, tl, x, v, p)
                     }
                 }
                 run(s, tl, x, v, p)
             }
             fn block_output(
                 s: &ConvSpec,
-                tl: Tiles,
+                tl: Tiles<$m>,
                 m: (&[f32], usize),
                 bias: &[f32],
                 ep: &Epilogue,
@@ -318,21 +396,32 @@ macro_rules! passes {
                 multiversion! {
                     fn run(
                         s: &ConvSpec,
-                        tl: Tiles,
+                        tl: Tiles<$m>,
                         m: (&[f32], usize),
                         bias: &[f32],
                         ep: &Epilogue,
                         y: &mut [f32],
                         p: &mut Vec<f32>,
                     ) {
-                        transform_output::<$w, $n, $k>(s, tl, m, bias, ep, y, p)
+                        transform_output::<$w, $n, $k, $m>(s, tl, m, bias, ep, y, p)
                     }
                 }
                 run(s, tl, m, bias, ep, y, p)
             }
+        }
+    };
+}
+passes!(F2x3, 4, 3, 2);
+passes!(F2x5, 6, 5, 2);
+passes!(F4x3, 6, 3, 4);
+
+/// [`GradPasses`] for the 2x2 tile `$w` of `$n x $n` values and `$k x $k` filters.
+macro_rules! grad_passes {
+    ($w:ty, $n:literal, $k:literal) => {
+        impl GradPasses for $w {
             fn block_output_grad(
                 s: &ConvSpec,
-                tl: Tiles,
+                tl: Tiles<2>,
                 gy: &[f32],
                 dm: &mut [f32],
                 p: &mut Vec<f32>,
@@ -341,7 +430,7 @@ macro_rules! passes {
                 multiversion! {
                     fn run(
                         s: &ConvSpec,
-                        tl: Tiles,
+                        tl: Tiles<2>,
                         gy: &[f32],
                         dm: &mut [f32],
                         p: &mut Vec<f32>,
@@ -354,13 +443,13 @@ macro_rules! passes {
             }
             fn block_input_grad(
                 s: &ConvSpec,
-                tl: Tiles,
+                tl: Tiles<2>,
                 dv: &[f32],
                 gx: &mut [f32],
                 p: &mut Vec<f32>,
             ) {
                 multiversion! {
-                    fn run(s: &ConvSpec, tl: Tiles, dv: &[f32], gx: &mut [f32], p: &mut Vec<f32>) {
+                    fn run(s: &ConvSpec, tl: Tiles<2>, dv: &[f32], gx: &mut [f32], p: &mut Vec<f32>) {
                         add_input_grad::<$w, $n, $k>(s, tl, dv, gx, p)
                     }
                 }
@@ -369,22 +458,32 @@ macro_rules! passes {
         }
     };
 }
-passes!(F2x3, 4, 3);
-passes!(F2x5, 6, 5);
+grad_passes!(F2x3, 4, 3);
+grad_passes!(F2x5, 6, 5);
 
 /// `Aᵀ [(G g) ⊙ (Bᵀ d)]` in `f64` for a `kernel`-tap filter `g` and an input run `d` of
-/// `kernel + 1` values: the two outputs of the 1-D transforms the layers use, which equal
-/// the correlation `y_i = Σ_k d_{i+k} g_k`. `None` for a kernel without a tile.
+/// `kernel + 1` values: the two outputs of the 1-D transforms the layers use for training,
+/// which equal the correlation `y_i = Σ_k d_{i+k} g_k`. `None` for a kernel without a tile.
 pub fn correlate_1d(kernel: usize, d: &[f64], g: &[f64]) -> Option<[f64; 2]> {
-    fn run<W: Minimal<N, K>, const N: usize, const K: usize>(d: &[f64], g: &[f64]) -> [f64; 2] {
-        let (u, v) = (W::filter::<f64>(array(g)), W::input::<f64>(array(d)));
-        W::output(std::array::from_fn(|i| u[i] * v[i]))
-    }
     match kernel {
-        3 => Some(run::<F2x3, 4, 3>(d, g)),
-        5 => Some(run::<F2x5, 6, 5>(d, g)),
+        3 => Some(correlate::<F2x3, 4, 3, 2>(d, g)),
+        5 => Some(correlate::<F2x5, 6, 5, 2>(d, g)),
         _ => None,
     }
+}
+
+/// The same for F(4, 3), the tile of 3x3 inference: the four outputs of `Aᵀ [(G g) ⊙ (Bᵀ d)]`
+/// for a 3-tap filter `g` and an input run `d` of 6 values.
+pub fn correlate_1d_4x3(d: &[f64], g: &[f64]) -> [f64; 4] {
+    correlate::<F4x3, 6, 3, 4>(d, g)
+}
+
+fn correlate<W: Minimal<N, K, M>, const N: usize, const K: usize, const M: usize>(
+    d: &[f64],
+    g: &[f64],
+) -> [f64; M] {
+    let (u, v) = (W::filter::<f64>(array(g)), W::input::<f64>(array(d)));
+    W::output(std::array::from_fn(|i| u[i] * v[i]))
 }
 
 /// `⟨Bᵀ x, y⟩ - ⟨x, B y⟩`, `⟨G x, y⟩ - ⟨x, Gᵀ y⟩` and `⟨Aᵀ y, x⟩ - ⟨y, A x⟩` in `f64`
@@ -392,7 +491,7 @@ pub fn correlate_1d(kernel: usize, d: &[f64], g: &[f64]) -> Option<[f64; 2]> {
 /// fewer): all zero when each adjoint the backward pass uses is the transpose of its
 /// forward transform. `None` for a kernel without a tile.
 pub fn adjoint_gaps_1d(kernel: usize, x: &[f64], y: &[f64]) -> Option<[f64; 3]> {
-    fn run<W: Minimal<N, K>, const N: usize, const K: usize>(x: &[f64], y: &[f64]) -> [f64; 3] {
+    fn run<W: Adjoint<N, K>, const N: usize, const K: usize>(x: &[f64], y: &[f64]) -> [f64; 3] {
         let dot = |a: &[f64], b: &[f64]| a.iter().zip(b).map(|(a, b)| a * b).sum::<f64>();
         let (xn, yn): ([f64; N], [f64; N]) = (array(x), array(y));
         let (x2, xk): ([f64; 2], [f64; K]) = (array(x), array(x));
@@ -414,12 +513,17 @@ fn array<const N: usize>(s: &[f64]) -> [f64; N] {
     std::array::from_fn(|i| s[i])
 }
 
-/// Tiles per block, roughly: big enough for efficient products, small enough for cache.
+/// 2x2 tiles per block, roughly: big enough for efficient products, small enough for cache.
+/// Blocks of 4x4 tiles take half as many (64), which hold about as many Winograd-domain
+/// values (36 x 64 against 16 x 128 per channel): with 128, `gemm` repacked each block's
+/// `V` for every chunk of output channels (only 64 channels of `M` fit in [`out_chunk`]'s
+/// 2 MiB), and F(4x4, 3x3) ran 1.25 times slower on the `cifar` model's conv4 (384 -> 256
+/// channels at 8x8, batch 64, one thread: 18.2 ms against 14.7; 32 tiles: 15.3 ms).
 const BLOCK_TILES: usize = 128;
 
-/// The tiling of one convolution's output, and its blocks of whole images.
+/// The tiling of one convolution's output into `M x M` tiles, and its blocks of whole images.
 #[derive(Clone, Copy, Debug)]
-struct Tiles {
+struct Tiles<const M: usize> {
     /// Tiles down and across one output map.
     h: usize,
     w: usize,
@@ -427,13 +531,13 @@ struct Tiles {
     images: usize,
 }
 
-impl Tiles {
+impl<const M: usize> Tiles<M> {
     fn of(s: &ConvSpec) -> Self {
-        let (h, w) = (s.out_h.div_ceil(2), s.out_w.div_ceil(2));
+        let (h, w) = (s.out_h.div_ceil(M), s.out_w.div_ceil(M));
         Self {
             h,
             w,
-            images: (BLOCK_TILES / (h * w)).clamp(1, s.batch.max(1)),
+            images: (BLOCK_TILES * 2 / M / (h * w)).clamp(1, s.batch.max(1)),
         }
     }
     fn per_image(&self) -> usize {
@@ -450,7 +554,7 @@ impl Tiles {
         let mut at = Vec::with_capacity(self.nb(images) + LANES);
         for bi in 0..images {
             for th in 0..self.h {
-                at.extend((0..self.w).map(|tw| bi * ph * pw + 2 * th * pw + 2 * tw));
+                at.extend((0..self.w).map(|tw| bi * ph * pw + M * (th * pw + tw)));
             }
         }
         at.resize(at.len().next_multiple_of(LANES), 0);
@@ -466,7 +570,7 @@ pub struct Saved {
 }
 
 /// `U = G g Gᵀ` for every (out, in) pair, as `[out][ξ][in]`.
-fn transform_filters<W: Minimal<N, K>, const N: usize, const K: usize>(
+fn transform_filters<W: Minimal<N, K, M>, const N: usize, const K: usize, const M: usize>(
     s: &ConvSpec,
     w: &[f32],
 ) -> Vec<f32> {
@@ -502,14 +606,14 @@ fn pad_plane(src: &[f32], (h, w): (usize, usize), pad: usize, dst: &mut [f32], p
 /// `V = Bᵀ d B` for every input channel and tile of a block's images `x`, as `[in][ξ][j]`,
 /// [`LANES`] tiles at a time.
 #[inline(always)]
-fn transform_input<W: Minimal<N, K>, const N: usize, const K: usize>(
+fn transform_input<W: Minimal<N, K, M>, const N: usize, const K: usize, const M: usize>(
     s: &ConvSpec,
-    tl: Tiles,
+    tl: Tiles<M>,
     x: &[f32],
     v: &mut [f32],
     p: &mut Vec<f32>,
 ) {
-    let (ph, pw) = (2 * tl.h + K - 1, 2 * tl.w + K - 1);
+    let (ph, pw) = (M * tl.h + K - 1, M * tl.w + K - 1);
     let (c_n, plane) = (s.in_channels, s.in_h * s.in_w);
     let images = x.len() / (c_n * plane);
     let nb = tl.nb(images);
@@ -536,12 +640,13 @@ fn transform_input<W: Minimal<N, K>, const N: usize, const K: usize>(
     }
 }
 
-/// `Y = Aᵀ M A` plus the bias, then the epilogue, into a block's NCHW output `y` (tiles past
-/// the edge of an odd size are dropped), [`LANES`] tiles at a time.
+/// `Y = Aᵀ M A` plus the bias, then the epilogue, into a block's NCHW output `y` (the parts
+/// of tiles past the edge of a size not a multiple of `M` are dropped), [`LANES`] tiles at a
+/// time.
 #[inline(always)]
-fn transform_output<W: Minimal<N, K>, const N: usize, const K: usize>(
+fn transform_output<W: Minimal<N, K, M>, const N: usize, const K: usize, const M: usize>(
     s: &ConvSpec,
-    tl: Tiles,
+    tl: Tiles<M>,
     (m, o0): (&[f32], usize),
     bias: &[f32],
     ep: &Epilogue,
@@ -551,7 +656,7 @@ fn transform_output<W: Minimal<N, K>, const N: usize, const K: usize>(
     let (o_n, plane) = (s.out_channels, s.out_len());
     let images = y.len() / (o_n * plane);
     let nb = tl.nb(images);
-    let (ph, pw) = (2 * tl.h, 2 * tl.w);
+    let (ph, pw) = (M * tl.h, M * tl.w);
     let at = tl.corners(images, (ph, pw));
     p.resize(images * ph * pw, 0.0);
     for (o, mo) in (o0..).zip(m.chunks_exact(N * N * nb)) {
@@ -561,14 +666,19 @@ fn transform_output<W: Minimal<N, K>, const N: usize, const K: usize>(
         {
             let q: [[Row<LANES>; N]; N] = load_tile(mo, nb, j0);
             // t = Aᵀ M (down each column), then Y = t A (along each row).
-            let t: [[Row<LANES>; 2]; N] = std::array::from_fn(|k| W::output(col(&q, k)));
-            for i in 0..2 {
-                let [y0, y1] = W::output(col(&t, i));
-                let (y0, y1) = (finish(ep, o, bias[o], y0), finish(ep, o, bias[o], y1));
+            let mut t = [[Row([0f32; LANES]); M]; N];
+            for (k, tk) in t.iter_mut().enumerate() {
+                *tk = W::output(col(&q, k));
+            }
+            for i in 0..M {
+                let mut yi = W::output(col(&t, i));
+                for v in &mut yi {
+                    *v = finish(ep, o, bias[o], *v);
+                }
                 for (l, &a) in at.iter().enumerate().take(nb - j0) {
-                    let dst = &mut p[a + i * pw..][..2];
-                    dst[0] = y0.0[l];
-                    dst[1] = y1.0[l];
+                    for (d, v) in p[a + i * pw..][..M].iter_mut().zip(&yi) {
+                        *d = v.0[l];
+                    }
                 }
             }
         }
@@ -700,7 +810,8 @@ fn sized(buf: &mut Vec<f32>, n: usize) -> &mut [f32] {
 }
 
 /// The convolution's output `[batch, out, out_h, out_w]` with `epilogue` applied, and, when
-/// `keep` (training), what the backward pass needs.
+/// `keep` (training), what the backward pass needs. 3x3 filters take F(4x4, 3x3) for
+/// inference and F(2x2, 3x3) for training (see the module's doc); 5x5 filters F(2x2, 5x5).
 pub fn forward(
     s: &ConvSpec,
     x: &[f32],
@@ -710,25 +821,31 @@ pub fn forward(
     keep: bool,
 ) -> (Vec<f32>, Option<Saved>) {
     debug_assert!(applies(s));
-    match s.kernel {
-        3 => forward_with::<F2x3, 4, 3>(s, x, w, bias, epilogue, keep),
-        _ => forward_with::<F2x5, 6, 5>(s, x, w, bias, epilogue, keep),
+    match (s.kernel, keep) {
+        (3, false) => forward_with::<F4x3, 6, 3, 4>(s, x, w, bias, epilogue, false),
+        (3, true) => forward_with::<F2x3, 4, 3, 2>(s, x, w, bias, epilogue, true),
+        _ => forward_with::<F2x5, 6, 5, 2>(s, x, w, bias, epilogue, keep),
     }
 }
 
-fn forward_with<W: Minimal<N, K> + Passes, const N: usize, const K: usize>(
+/// [`forward`] with the tile `W`; `keep` only for a tile with an [`Adjoint`] (`M == 2`).
+fn forward_with<W, const N: usize, const K: usize, const M: usize>(
     s: &ConvSpec,
     x: &[f32],
     w: &[f32],
     bias: &[f32],
     epilogue: &Epilogue,
     keep: bool,
-) -> (Vec<f32>, Option<Saved>) {
-    let tl = Tiles::of(s);
+) -> (Vec<f32>, Option<Saved>)
+where
+    W: Minimal<N, K, M> + Passes<M>,
+{
+    debug_assert!(!keep || M == 2);
+    let tl = Tiles::<M>::of(s);
     let nn = N * N;
     let (o_n, c_n) = (s.out_channels, s.in_channels);
     let (in_image, out_image) = (c_n * s.in_h * s.in_w, o_n * s.out_len());
-    let u = transform_filters::<W, N, K>(s, w);
+    let u = transform_filters::<W, N, K, M>(s, w);
     let mut out = vec![0f32; s.batch * out_image];
     let v: Vec<Vec<f32>> = out
         .par_chunks_mut(tl.images * out_image)
@@ -789,9 +906,9 @@ fn transpose_for_backward(v: &[f32], nn: usize, c_n: usize, nb: usize) -> Vec<f3
 /// `dM = A dY Aᵀ` for every output channel and tile of a block's output gradient `gy`, as
 /// `[out][ξ][j]`, [`LANES`] tiles at a time; adds the sum of `gy` per channel to `gb`.
 #[inline(always)]
-fn transform_output_grad<W: Minimal<N, K>, const N: usize, const K: usize>(
+fn transform_output_grad<W: Adjoint<N, K>, const N: usize, const K: usize>(
     s: &ConvSpec,
-    tl: Tiles,
+    tl: Tiles<2>,
     gy: &[f32],
     dm: &mut [f32],
     p: &mut Vec<f32>,
@@ -826,7 +943,7 @@ fn transform_output_grad<W: Minimal<N, K>, const N: usize, const K: usize>(
 }
 
 /// Adds `Gᵀ dU G` (the adjoint of the filter transform) to the weight gradient.
-fn add_filter_grad<W: Minimal<N, K>, const N: usize, const K: usize>(
+fn add_filter_grad<W: Adjoint<N, K>, const N: usize, const K: usize>(
     s: &ConvSpec,
     du: &[f32],
     gw: &mut [f32],
@@ -857,9 +974,9 @@ fn add_filter_grad<W: Minimal<N, K>, const N: usize, const K: usize>(
 /// at a time, like the other passes, ran F(2x2, 3x3) training 5% slower: the scattered
 /// additions onto `gx` then go one number at a time.)
 #[inline(always)]
-fn add_input_grad<W: Minimal<N, K>, const N: usize, const K: usize>(
+fn add_input_grad<W: Adjoint<N, K>, const N: usize, const K: usize>(
     s: &ConvSpec,
-    tl: Tiles,
+    tl: Tiles<2>,
     dv: &[f32],
     gx: &mut [f32],
     p: &mut Vec<f32>,
@@ -928,13 +1045,13 @@ pub fn backward(
     }
 }
 
-fn backward_with<W: Minimal<N, K> + Passes, const N: usize, const K: usize>(
+fn backward_with<W: Adjoint<N, K> + GradPasses, const N: usize, const K: usize>(
     s: &ConvSpec,
     saved: &Saved,
     gout: &[f32],
     (gx, gw, gb): (&mut [f32], &mut [f32], &mut [f32]),
 ) {
-    let tl = Tiles::of(s);
+    let tl = Tiles::<2>::of(s);
     let nn = N * N;
     let (o_n, c_n) = (s.out_channels, s.in_channels);
     let (in_image, out_image) = (c_n * s.in_h * s.in_w, o_n * s.out_len());
