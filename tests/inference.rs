@@ -95,18 +95,19 @@ fn assert_same(what: &str, got: &[f32], want: &[f32]) {
 
 #[test]
 fn cifar_block_folds_batch_norm_and_relu_exactly_on_both_kernels_of_its_size() {
-    // 3x3 stride 1 takes the Winograd kernel; an odd size leaves partial tiles.
+    // 3x3 stride 1 from 16 channels takes the Winograd kernel; an odd size leaves partial
+    // tiles.
     let dev = Cpu::seed_from_u64(1);
-    let mut block = dev.build_module::<ConvBnRelu<5, 7, 9>, f32>();
+    let mut block = dev.build_module::<ConvBnRelu<16, 7, 9>, f32>();
     randomise_bn(&mut block.1, 2);
-    let x: Tensor<Rank4<3, 5, 9, 9>, f32, _> = dev.sample_normal();
+    let x: Tensor<Rank4<3, 16, 9, 9>, f32, _> = dev.sample_normal();
     let fused = block.forward(x.clone()).as_vec();
     let unfused = block.1.forward(block.0.forward(x.clone())).relu().as_vec();
     assert_same("cifar block", &fused, &unfused);
 
     let s = Conv {
         b: 3,
-        c: 5,
+        c: 16,
         o: 7,
         k: 3,
         s: 1,
@@ -180,7 +181,7 @@ macro_rules! article_case {
 article_case!(article_block_11x11_stride_4_then_pool, 3, 6, 11, 4, 0, 27, 5, pool 3 2 2);
 article_case!(article_block_5x5_pad_2_then_pool, 4, 6, 5, 1, 2, 9, 9, pool 3 2 4);
 // Winograd kernel: the 3x3 layers on an odd 13x13 map, without a pool.
-article_case!(article_block_3x3_on_13x13, 6, 8, 3, 1, 1, 13, 13);
+article_case!(article_block_3x3_on_13x13, 16, 8, 3, 1, 1, 13, 13);
 
 /// The `cifar` model as the plain tuple of its layers, as it was written before its
 /// convolution blocks fused inference.

@@ -112,12 +112,13 @@ conv_case!(
     H = 7,
     OS = 7
 );
-// 3x3 stride-1 convolutions take the Winograd path on the CPU: odd and even sizes, every
-// padding, and batches cut into several blocks of images with a partial last one.
+// 3x3 stride-1 convolutions with 16 input channels or more take the Winograd path on the
+// CPU: odd and even sizes, every padding, and batches cut into several blocks of images
+// with a partial last one.
 conv_case!(
     winograd_several_blocks,
     B = 3,
-    C = 5,
+    C = 16,
     O = 7,
     K = 3,
     S = 1,
@@ -129,7 +130,7 @@ conv_case!(
 conv_case!(
     winograd_pad_0_odd_output,
     B = 2,
-    C = 4,
+    C = 16,
     O = 3,
     K = 3,
     S = 1,
@@ -141,7 +142,7 @@ conv_case!(
 conv_case!(
     winograd_pad_2,
     B = 2,
-    C = 3,
+    C = 16,
     O = 4,
     K = 3,
     S = 1,
