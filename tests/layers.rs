@@ -163,6 +163,21 @@ conv_case!(
     H = 13,
     OS = 13
 );
+// More output channels than the backward pass transforms at once on 16x16 maps (over 4 MiB
+// of them go 256 at a time): its products then add up over three pieces of output
+// channels, the last partial.
+conv_case!(
+    winograd_output_channels_in_chunks,
+    B = 2,
+    C = 16,
+    O = 528,
+    K = 3,
+    S = 1,
+    P = 1,
+    G = 1,
+    H = 16,
+    OS = 16
+);
 // 5x5 stride-1 convolutions with 32 input channels or more take the F(2x2, 5x5) Winograd
 // path on the CPU: every padding it takes, odd and even sizes, several blocks, and a
 // conv2-like layer with many channels.
@@ -226,13 +241,13 @@ conv_case!(
     H = 27,
     OS = 27
 );
-// More output channels than one product of a 27x27 block takes at once (64): two chunks,
-// the second partial.
+// More output channels than one product of a 27x27 block takes at once (64), and over the
+// backward pass's 4 MiB: three pieces each way, the last partial.
 conv_case!(
     winograd_5x5_output_channels_in_chunks,
     B = 2,
     C = 32,
-    O = 80,
+    O = 160,
     K = 5,
     S = 1,
     P = 2,
