@@ -9,9 +9,9 @@
 
 mod reference;
 
+use alexnet_lab::layers::builders;
 use alexnet_lab::layers::cpu::winograd::{self, correlate_1d_4x3};
 use alexnet_lab::layers::spec::{ConvSpec, Epilogue};
-use alexnet_lab::layers::{self, builders};
 use alexnet_lab::model::{ConvBnRelu, ConvReluBn};
 use alexnet_lab::prelude::*;
 use rand::{rngs::StdRng, Rng, SeedableRng};
@@ -326,36 +326,6 @@ layer_case!(
     H = 7,
     OS = 9
 );
-
-/// Batch norm's running statistics and affine away from the identity, some scales negative.
-fn randomise_bn<const C: usize>(bn: &mut layers::BatchNorm2D<C, f32, Cpu>, seed: u64) {
-    let mut rng = StdRng::seed_from_u64(seed);
-    let mut normal = |shift: f32, spread: f32| -> Vec<f32> {
-        (0..C)
-            .map(|_| shift + spread * rng.sample::<f32, _>(StandardNormal))
-            .collect()
-    };
-    bn.running_mean.copy_from(&normal(0.1, 0.5));
-    let var: Vec<f32> = normal(0.0, 1.0).iter().map(|v| 0.2 + v.abs()).collect();
-    bn.running_var.copy_from(&var);
-    bn.scale.copy_from(&normal(0.3, 1.0));
-    bn.bias.copy_from(&normal(0.0, 0.5));
-}
-
-/// Batch norm's evaluation-mode `(a, c)` per channel in `f64`: `bn(v) = v * a + c`.
-fn bn_affine64<const C: usize>(bn: &layers::BatchNorm2D<C, f32, Cpu>) -> (Vec<f64>, Vec<f64>) {
-    let (m, v) = (
-        to64(&bn.running_mean.as_vec()),
-        to64(&bn.running_var.as_vec()),
-    );
-    let (g, b) = (to64(&bn.scale.as_vec()), to64(&bn.bias.as_vec()));
-    (0..C)
-        .map(|c| {
-            let a = g[c] / (v[c] + bn.epsilon).sqrt();
-            (a, b[c] - m[c] * a)
-        })
-        .unzip()
-}
 
 #[test]
 fn cifar_block_infers_within_tolerance() {
