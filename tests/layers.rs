@@ -1095,6 +1095,20 @@ fn an_unread_input_gradient_is_skipped_and_changes_no_other_gradient() {
     assert_eq!(g.get_or_alloc_mut(&twin).unwrap().to_vec(), gx);
     // After the guard, the images' gradient is back.
     assert_eq!(grads_of(&x, false).0, gx);
+    // Guards may drop in any order: each takes back its own registration only.
+    let other: Cpu32<Rank4<2, 3, 31, 31>> = dev.sample_normal();
+    let (first, second) = (
+        Cpu::try_no_input_gradient(&x).unwrap(),
+        Cpu::try_no_input_gradient(&other).unwrap(),
+    );
+    drop(first);
+    assert_eq!(grads_of(&x, false).0, gx, "the first registration is gone");
+    assert!(
+        grads_of(&other, false).0.iter().all(|&v| v == 0.0),
+        "the second stays"
+    );
+    drop(second);
+    assert!(grads_of(&other, false).0.iter().any(|&v| v != 0.0));
 }
 
 /// The CPU kernels read a tensor's values in place when it is row-major and from a

@@ -180,7 +180,7 @@ pub trait LabDevice: Device<f32> + HasErr<Err: DeviceError> {
     fn try_no_input_gradient<S: Shape>(
         _images: &Tensor<S, f32, Self>,
     ) -> Result<NoInputGradient, Self::Err> {
-        Ok(NoInputGradient { previous: None })
+        Ok(NoInputGradient { guard: None })
     }
 
     /// A device on the same hardware whose random numbers (dropout masks, samples) start
@@ -297,7 +297,7 @@ impl<S: Shape> std::ops::Deref for Host<S> {
         // Miri's two models, allows that within the allocation; Stacked Borrows does not.
         // dfdx 0.13 offers no other way to read a tensor without copying it.
         unsafe {
-            assert_eq!(end.offset_from(first), n as isize - 1, "a row-major tensor");
+            assert_eq!(end.offset_from(first), n as isize - 1, "contiguous data");
             std::slice::from_raw_parts(first, n)
         }
     }
@@ -346,30 +346,49 @@ macro_rules! backward_op {
     };
 }
 
-/// The values whose gradient nothing reads ([`LabDevice::try_no_input_gradient`]) on this
-/// thread: where they start and how many, and their tensor, held so that the memory cannot
-/// be freed and reused by another tensor while they are registered.
+/// Values whose gradient nothing reads ([`LabDevice::try_no_input_gradient`]) on this
+/// thread: which guard registered them, where they start and how many, and their tensor,
+/// held so that the memory cannot be freed and reused by another tensor meanwhile.
 struct Unread {
+    guard: u64,
     start: *const f32,
     len: usize,
     _keep: Box<dyn std::any::Any>,
 }
 
 thread_local! {
-    static UNREAD: RefCell<Option<Unread>> = const { RefCell::new(None) };
+    static UNREAD: RefCell<Vec<Unread>> = const { RefCell::new(Vec::new()) };
 }
 
 /// While it lives, the device skips the gradient of the images it was made for
-/// ([`LabDevice::try_no_input_gradient`]); dropping it restores what was registered before.
+/// ([`LabDevice::try_no_input_gradient`]); dropping it removes that registration and no
+/// other, in whatever order guards drop.
 #[must_use = "the input's gradient is skipped only while the guard lives"]
 pub struct NoInputGradient {
-    previous: Option<Option<Unread>>,
+    /// The registration this guard owns (`None` on devices that compute the gradient).
+    guard: Option<u64>,
+}
+
+impl NoInputGradient {
+    /// Registers the values `host` lends, which it keeps alive, on this thread.
+    fn register<S: Shape>(host: Host<S>) -> Self {
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let guard = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let unread = Unread {
+            guard,
+            start: host.as_ptr(),
+            len: host.len(),
+            _keep: Box::new(host),
+        };
+        UNREAD.with(|u| u.borrow_mut().push(unread));
+        NoInputGradient { guard: Some(guard) }
+    }
 }
 
 impl Drop for NoInputGradient {
     fn drop(&mut self) {
-        if let Some(previous) = self.previous.take() {
-            UNREAD.with(|u| *u.borrow_mut() = previous);
+        if let Some(guard) = self.guard {
+            UNREAD.with(|u| u.borrow_mut().retain(|r| r.guard != guard));
         }
     }
 }
@@ -385,8 +404,8 @@ impl std::fmt::Debug for NoInputGradient {
 fn gradient_unread(x: &[f32]) -> bool {
     UNREAD.with(|u| {
         u.borrow()
-            .as_ref()
-            .is_some_and(|u| std::ptr::eq(u.start, x.as_ptr()) && u.len == x.len())
+            .iter()
+            .any(|u| std::ptr::eq(u.start, x.as_ptr()) && u.len == x.len())
     })
 }
 
@@ -594,16 +613,7 @@ impl LabDevice for Cpu {
     fn try_no_input_gradient<S: Shape>(
         images: &Tensor<S, f32, Self>,
     ) -> Result<NoInputGradient, Self::Err> {
-        let host = Host::of(images)?;
-        let unread = Unread {
-            start: host.as_ptr(),
-            len: host.len(),
-            _keep: Box::new(host),
-        };
-        let previous = UNREAD.with(|u| u.borrow_mut().replace(unread));
-        Ok(NoInputGradient {
-            previous: Some(previous),
-        })
+        Ok(NoInputGradient::register(Host::of(images)?))
     }
 
     fn try_reseeded(&self, seed: u64) -> Result<Self, Self::Err> {

@@ -103,13 +103,21 @@ use rayon::prelude::*;
 
 use std::ops::{Add, Neg, Sub};
 
-/// Whether [`forward`] and [`backward`] handle this convolution: 3x3 with at least
-/// [`MIN_CHANNELS_3X3`] input channels, or 5x5 with at least [`MIN_CHANNELS_5X5`]; stride 1,
-/// no groups, padding below the kernel size.
+/// Whether the layers send this convolution to [`forward`] and [`backward`]: one they
+/// [`fit`], 3x3 with at least [`MIN_CHANNELS_3X3`] input channels or 5x5 with at least
+/// [`MIN_CHANNELS_5X5`] (below those, im2col is faster).
 pub fn applies(s: &ConvSpec) -> bool {
-    let tile = (s.kernel == 3 && s.in_channels >= MIN_CHANNELS_3X3)
-        || (s.kernel == 5 && s.in_channels >= MIN_CHANNELS_5X5);
-    tile && s.stride == 1 && s.groups == 1 && s.pad < s.kernel
+    let channels = match s.kernel {
+        3 => MIN_CHANNELS_3X3,
+        _ => MIN_CHANNELS_5X5,
+    };
+    fits(s) && s.in_channels >= channels
+}
+
+/// Whether [`forward`] and [`backward`] compute this convolution, at any channel count: a
+/// 3x3 or 5x5 kernel, stride 1, no groups, padding below the kernel size.
+pub fn fits(s: &ConvSpec) -> bool {
+    matches!(s.kernel, 3 | 5) && s.stride == 1 && s.groups == 1 && s.pad < s.kernel
 }
 
 /// The fewest input channels for which the 3x3 tiles beat im2col. Below it the transforms,
@@ -847,7 +855,7 @@ pub fn forward(
     epilogue: &Epilogue,
     keep: bool,
 ) -> (Vec<f32>, Option<Saved>) {
-    debug_assert!(applies(s));
+    debug_assert!(fits(s));
     match (s.kernel, keep) {
         (3, false) => forward_with::<F4x3, 6, 3, 4>(s, x, w, bias, epilogue, false),
         (3, true) => forward_with::<F2x3, 4, 3, 2>(s, x, w, bias, epilogue, true),
@@ -1055,7 +1063,7 @@ struct Partial {
 /// with relative errors near 1e-3 (against 1e-6 for the input gradient), too coarse for the
 /// tests' tolerance of 1e-4 (`tests/layers.rs`).
 pub fn weight_grad_applies(s: &ConvSpec) -> bool {
-    applies(s) && s.kernel == 3
+    fits(s) && s.kernel == 3
 }
 
 /// Adds the gradients of the convolution to `gx`, `gw` and `gb`, given the output's `gout`;
@@ -1078,6 +1086,9 @@ fn backward_with<W: Adjoint<N, K> + GradPasses, const N: usize, const K: usize>(
     gout: &[f32],
     (gx, gw, gb): (&mut [f32], &mut [f32], &mut [f32]),
 ) {
+    if s.out_channels == 0 {
+        return; // no outputs: every gradient is zero, nothing to add
+    }
     let tl = Tiles::<2>::of(s);
     let nn = N * N;
     let (o_n, c_n) = (s.out_channels, s.in_channels);
