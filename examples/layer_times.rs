@@ -32,11 +32,14 @@ fn median_ms(mut f: impl FnMut()) -> f64 {
 /// Prints a layer's inference and training-step medians; returns them.
 macro_rules! layer {
     ($name:expr, $m:expr, $x:expr) => {
-        layer!($name, $m, $x, inner)
+        layer!(@time $name, $m, $x, false)
     };
-    // `images`: the model's first layer, whose input's gradient the training step skips
-    // (`LabDevice::try_no_input_gradient`); `inner`: any other layer.
-    ($name:expr, $m:expr, $x:expr, $input:ident) => {{
+    // The model's first layer, whose input's gradient the training step skips
+    // (`LabDevice::try_no_input_gradient`).
+    ($name:expr, $m:expr, $x:expr, images) => {
+        layer!(@time $name, $m, $x, true)
+    };
+    (@time $name:expr, $m:expr, $x:expr, $images:expr) => {{
         // Built once (the expression builds a module, with its random initial weights).
         #[allow(unused_mut)]
         let mut m = $m;
@@ -47,8 +50,7 @@ macro_rules! layer {
         let train = median_ms(|| {
             let g = grads.take().expect("returned by the previous step");
             let x = $x.clone();
-            let unread = (stringify!($input) == "images")
-                .then(|| Cpu::try_no_input_gradient(&x).expect("registered"));
+            let unread = $images.then(|| Cpu::try_no_input_gradient(&x).expect("registered"));
             let y = m.forward_mut(x.traced(g));
             drop(unread);
             let mut g = y.sum().backward();

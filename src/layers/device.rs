@@ -312,11 +312,6 @@ fn split_values<S: Shape, T: Tape<f32, Cpu>>(
     Ok((host.0.clone(), tape, host))
 }
 
-/// A parameter's values, borrowed (see [`Host`]).
-fn values<S: Shape>(t: &Tensor<S, f32, Cpu>) -> Result<Host<S>, CpuError> {
-    Host::of(t)
-}
-
 /// Lifts a gradient out of `grads` without copying it (`put!` returns it). dfdx's ghost
 /// tensors cannot be named outside dfdx, so these are macros, not functions.
 macro_rules! take {
@@ -419,9 +414,9 @@ fn cpu_batch_norm_train<S: Shape, Sc: Shape, T: Tape<f32, Cpu>>(
     relu: bool,
 ) -> Result<BnOutput<S, Cpu, T>, CpuError> {
     let (x, mut tape, xv) = split_values(x)?;
-    let gv = values(gamma)?;
+    let gv = Host::of(gamma)?;
     let (mean, var) = cpu::bn::stats(&spec, &xv);
-    let (a, b) = cpu::bn::fold(&spec, &mean, &var, &gv, &values(beta)?);
+    let (a, b) = cpu::bn::fold(&spec, &mean, &var, &gv, &Host::of(beta)?);
     let dev = x.device().clone();
     let y = cpu::bn::affine(&spec, &xv, &a, &b, relu);
     let out = dev.try_tensor_from_vec(y, *x.shape())?;
@@ -458,7 +453,7 @@ impl LabDevice for Cpu {
             return generic::conv2d(spec, x, w, b, out_shape);
         }
         let (x, mut tape, xv) = split_values(x)?;
-        let (wv, bv) = (values(w)?, values(b)?);
+        let (wv, bv) = (Host::of(w)?, Host::of(b)?);
         let (xg, wg, bg) = (x.ghost(), w.ghost(), b.ghost());
         if cpu::winograd::applies(&spec) {
             let (out, saved) =
@@ -578,8 +573,8 @@ impl LabDevice for Cpu {
         }
         let batch = x.shape().0;
         let (x, mut tape, xv) = split_values(x)?;
-        let wv = values(w)?;
-        let y = cpu::dense::forward(batch.size(), (I, O), &xv, &wv, &values(b)?);
+        let wv = Host::of(w)?;
+        let y = cpu::dense::forward(batch.size(), (I, O), &xv, &wv, &Host::of(b)?);
         let out = x.device().try_tensor_from_vec(y, (batch, Const))?;
         if T::OWNS_TAPE {
             let (xg, wg, bg, og) = (x.ghost(), w.ghost(), b.ghost(), out.ghost());
@@ -606,7 +601,7 @@ impl LabDevice for Cpu {
             return generic::channel_affine(spec, x, a, b);
         }
         let (x, _, xv) = split_values(x)?;
-        let y = cpu::bn::affine(&spec, &xv, &values(a)?, &values(b)?, false);
+        let y = cpu::bn::affine(&spec, &xv, &Host::of(a)?, &Host::of(b)?, false);
         x.device().try_tensor_from_vec(y, *x.shape())
     }
 
@@ -646,9 +641,9 @@ impl LabDevice for Cpu {
         if generic_on_cpu() {
             return conv2d_then_epilogue(spec, x, w, b, epilogue, out_shape);
         }
-        let epilogue = &epilogue.try_map(|t| Ok(values(t)?.to_vec()))?;
+        let epilogue = &epilogue.try_map(|t| Ok(Host::of(t)?.to_vec()))?;
         let (x, _, xv) = split_values(x)?;
-        let (wv, bv) = (values(w)?, values(b)?);
+        let (wv, bv) = (Host::of(w)?, Host::of(b)?);
         let out = if cpu::winograd::applies(&spec) {
             cpu::winograd::forward(&spec, &xv, &wv, &bv, epilogue, false).0
         } else {
