@@ -2,9 +2,11 @@
 """Executes every lesson in notebooks/ and then every worked solution in notebooks/solutions/
 headless on the Rust kernel (evcxr), top to bottom, and fails on: a committed notebook with
 outputs, an error output, a Rust panic in any output, or a cell tagged "figure" that shows no
-image/png. A cell tagged "compile-error" must fail to compile, and show the compiler's error
-(an `error[E....]` code, or the layer's 'wrong OUT_SIZE' shape error): the lessons show a few
-on purpose.
+image/png. A cell tagged "compile-error" must fail to compile with the error it teaches: its
+metadata names it, `"compile_error": ["E0308"]` or `["E0080", "wrong OUT_SIZE"]`; every entry
+must show in the cell's output and every rustc code shown must be one of them, so a drill that
+fails for another reason (a renamed variable, E0425) fails the run. The lessons show a few on
+purpose.
 
   .venv/bin/python scripts/run_notebooks.py [--html DIR] [--report-md FILE] [--report-json FILE] [NOTEBOOK ...]
 
@@ -39,10 +41,25 @@ def texts(output):
         yield "\n".join(output.get("traceback", [])) + output.get("evalue", "")
 
 
-# What a compile error looks like in a cell's output: rustc's code (`error[E0308]`, which evcxr
-# prints as `[E0308] Error: ...`), or a size check the compiler evaluated (`const { assert!(..) }`:
-# the layers' 'wrong OUT_SIZE', "evaluation panicked: ..."). A panic at run time says "panicked at".
-COMPILE_ERROR = re.compile(r"\[E\d{4}\]|wrong OUT_SIZE|evaluation panicked|erroneous constant encountered")
+# rustc's error codes in a cell's output: `error[E0308]`, which evcxr prints as `[E0308] Error: ...`.
+# A size check the compiler evaluated (`const { assert!(..) }`) is E0080 with the layer's message
+# ('wrong OUT_SIZE'). A panic at run time says "panicked at".
+ERROR_CODE = re.compile(r"\[(E\d{4})\]")
+
+
+def compile_error_problem(cell, outs):
+    """Why a cell tagged compile-error does not show the error it names (None when it does)."""
+    expected = cell.get("metadata", {}).get("compile_error")
+    if not expected or not isinstance(expected, list):
+        return 'tagged compile-error but names no error: add metadata "compile_error": ["E...."]'
+    shown = "\n".join(t for out in outs for t in texts(out))
+    missing = [e for e in expected if e not in shown]
+    if missing:
+        return f"tagged compile-error for {expected} but {missing} not in its output: {shown.strip()[:300]}"
+    others = sorted(set(ERROR_CODE.findall(shown)) - set(expected))
+    if others:
+        return f"tagged compile-error for {expected} but it also fails with {others}: {shown.strip()[:300]}"
+    return None
 
 
 def lessons_then_solutions():
@@ -59,10 +76,10 @@ def check(nb, name):
         outs = cell.get("outputs", [])
         tags = cell.get("metadata", {}).get("tags", [])
         if "compile-error" in tags:
-            # A lesson about a compile error: it must fail to compile, and show the error.
-            if not any(COMPILE_ERROR.search(t) for out in outs for t in texts(out)):
-                problems.append(f"{name} cell {i}: tagged compile-error but shows no compile error "
-                                "(no [E....] code and no failed size check)")
+            # A lesson about a compile error: it must fail to compile, with the error it teaches.
+            problem = compile_error_problem(cell, outs)
+            if problem:
+                problems.append(f"{name} cell {i}: {problem}")
             continue
         for out in outs:
             if out.get("output_type") == "error":

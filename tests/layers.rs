@@ -911,8 +911,56 @@ fn batch_norm_loops_match_the_layer_in_both_modes_and_the_running_statistics() {
     let fd = finite_diff(&xv, &to64(&r.as_vec()), |x| {
         batch_norm_train(B, C, P, x, &scale, &shift, eps).y
     });
-    let g = (y * r).sum().backward();
+    let g = (y * r.clone()).sum().backward();
     assert_close("train gx", &g.get(&x).as_vec(), &fd, 1e-3);
+    // The backward loops against the layer's gradients, and against finite differences.
+    let gy = to64(&r.as_vec());
+    let (gx, gscale, gshift) = batch_norm_backward(B, C, P, &xv, &scale, &gy, eps);
+    assert_close("backward loops gx", &g.get(&x).as_vec(), &gx, 1e-4);
+    assert_close(
+        "backward loops gscale",
+        &g.get(&bn.scale).as_vec(),
+        &gscale,
+        1e-4,
+    );
+    assert_close(
+        "backward loops gshift",
+        &g.get(&bn.bias).as_vec(),
+        &gshift,
+        1e-4,
+    );
+    let f32s = |v: &[f64]| v.iter().map(|&a| a as f32).collect::<Vec<_>>();
+    assert_close(
+        "backward loops gx vs finite differences",
+        &f32s(&gx),
+        &fd,
+        1e-6,
+    );
+    let fd_scale = finite_diff(&scale, &gy, |s| {
+        batch_norm_train(B, C, P, &xv, s, &shift, eps).y
+    });
+    assert_close(
+        "backward loops gscale vs finite differences",
+        &f32s(&gscale),
+        &fd_scale,
+        1e-6,
+    );
+    let fd_shift = finite_diff(&shift, &gy, |s| {
+        batch_norm_train(B, C, P, &xv, &scale, s, eps).y
+    });
+    assert_close(
+        "backward loops gshift vs finite differences",
+        &f32s(&gshift),
+        &fd_shift,
+        1e-6,
+    );
+    // Each channel's input gradient sums to 0: a shift of the whole channel changes nothing.
+    for ch in 0..C {
+        let sum: f64 = (0..B)
+            .flat_map(|b| gx[(b * C + ch) * P..(b * C + ch + 1) * P].to_vec())
+            .sum();
+        assert!(sum.abs() < 1e-9, "channel {ch}: gx sums to {sum}");
+    }
 
     let want = batch_norm_eval(B, C, P, &xv, &scale, &shift, (&rm, &rv), eps);
     assert_close("eval y", &bn.forward(x).as_vec(), &want, 1e-4);

@@ -24,7 +24,7 @@ pub mod builder {
 /// [`crate::reference::batch_norm_eval`] and [`crate::reference::update_running_stats`];
 /// the tests check that this fast layer equals them.
 ///
-/// Taught in `notebooks/05-batch-normalization.ipynb`.
+/// Taught in `notebooks/06-batch-normalization.ipynb`.
 #[derive(Clone, Debug)]
 pub struct BatchNorm2D<const C: usize, E: Dtype, D: Storage<E>> {
     /// Multiplies the normalised values. Starts at 1.

@@ -15,7 +15,7 @@ use dfdx::prelude::*;
 /// The order it lays values out in, as plain loops: [`crate::reference::flatten`] (channel
 /// by channel, each row by row); a test checks that this layer equals it.
 ///
-/// Taught in `notebooks/06-flatten-dense-dropout.ipynb`.
+/// Taught in `notebooks/07-flatten-dense-dropout.ipynb`.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Flatten<const N: usize>;
 

@@ -32,7 +32,7 @@ pub mod builder {
 /// What it computes, as plain loops: [`crate::reference::linear_forward`] and
 /// [`crate::reference::linear_backward`]; the tests check that this fast layer equals them.
 ///
-/// Taught in `notebooks/06-flatten-dense-dropout.ipynb`.
+/// Taught in `notebooks/07-flatten-dense-dropout.ipynb`.
 #[derive(Clone, Debug)]
 pub struct Linear<const IN: usize, const OUT: usize, E: Dtype, D: Storage<E>> {
     /// `[OUT, IN]`

@@ -25,7 +25,7 @@ use dfdx::prelude::*;
 /// What it computes, as plain loops: [`crate::reference::lrn_forward`]; the tests check
 /// that this fast layer equals it (and its gradient equals finite differences).
 ///
-/// Taught in `notebooks/07-alexnet.ipynb`, where the `paper` model appears.
+/// Taught in `notebooks/08-alexnet.ipynb`, where the `paper` model appears.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct LocalResponseNorm<const SIZE: usize = 5>;
 

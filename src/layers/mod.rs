@@ -9,7 +9,7 @@
 //! `ZeroGrads`, `ResetParams` and safetensors see its parameters. A wrong size is a compile
 //! error that spells out the formula it broke.
 //!
-//! Taught in `notebooks/02-convolution.ipynb` and `notebooks/04-pooling.ipynb`.
+//! Taught in `notebooks/02-convolution.ipynb` and `notebooks/05-pooling.ipynb`.
 
 mod batchnorm;
 mod conv2d;

@@ -20,7 +20,7 @@ use dfdx::prelude::*;
 /// gradient goes (to the window's largest input), [`crate::reference::pool_backward`]; the
 /// tests check that this fast layer equals them.
 ///
-/// Taught in `notebooks/04-pooling.ipynb`.
+/// Taught in `notebooks/05-pooling.ipynb`.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct MaxPool2D<const K: usize, const STRIDE: usize, const OUT_SIZE: usize>;
 
@@ -29,7 +29,7 @@ pub struct MaxPool2D<const K: usize, const STRIDE: usize, const OUT_SIZE: usize>
 ///
 /// What it computes, as plain loops: [`crate::reference::pool_forward`] and
 /// [`crate::reference::pool_backward`] (each input gets an equal share of the gradient).
-/// Taught in `notebooks/04-pooling.ipynb`.
+/// Taught in `notebooks/05-pooling.ipynb`.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct AvgPool2D<const K: usize, const STRIDE: usize, const OUT_SIZE: usize>;
 

@@ -3,7 +3,7 @@
 //! Five convolutions (96@11x11 stride 4, 256@5x5 pad 2, 384@3x3, 384@3x3, 256@3x3 pad 1),
 //! each followed by ReLU and batch norm; 3x3 max pooling with stride 2 (overlapping) after
 //! the first, second and fifth; dense 9216 -> 4096 -> 4096 -> 10 with dropout 0.5.
-//! 58,325,066 trainable parameters. Taught in `notebooks/07-alexnet.ipynb`.
+//! 58,325,066 trainable parameters. Taught in `notebooks/08-alexnet.ipynb`.
 
 use super::cifar::conv_spec;
 use super::describe::{Describe, LayerRow};

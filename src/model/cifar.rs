@@ -3,7 +3,7 @@
 //! Five 3x3 convolutions (64, 192, 384, 256, 256 channels, padding 1 keeps the size), each
 //! followed by batch norm and ReLU; 2x2 max pooling after the first, second and fifth;
 //! then dropout and three dense layers (4096 -> 1024 -> 1024 -> 10). 7,509,066 trainable
-//! parameters. Taught in `notebooks/07-alexnet.ipynb`.
+//! parameters. Taught in `notebooks/08-alexnet.ipynb`.
 
 use super::describe::{Describe, LayerRow};
 use crate::layers::builders::{BatchNorm2D, Conv2D, Flatten, Linear, MaxPool2D};

@@ -5,7 +5,7 @@
 //! normalisation after the first two; overlapping 3x3/2 max pooling; three dense layers
 //! with dropout on the first two; 1000 ImageNet classes. 60,965,224 parameters, the paper's
 //! "60 million". Here to be looked at: its table, its shapes, its size.
-//! Taught in `notebooks/07-alexnet.ipynb`.
+//! Taught in `notebooks/08-alexnet.ipynb`.
 
 use crate::layers::builders::{Conv2D, Flatten, Linear, LocalResponseNorm, MaxPool2D};
 use dfdx::nn::builders::{Dropout, ReLU};

@@ -23,7 +23,7 @@ use std::fmt;
 /// assert!(table.rows[0].activation_bytes(1) > table.rows[15].activation_bytes(1));
 /// ```
 ///
-/// Taught in `notebooks/07-alexnet.ipynb`.
+/// Taught in `notebooks/08-alexnet.ipynb`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Summary {
     pub model: ModelName,

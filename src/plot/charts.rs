@@ -95,7 +95,7 @@ fn line_panel(
 /// Loss and accuracy by epoch, training and validation, side by side; the epochs on the x
 /// axis are whole numbers.
 ///
-/// Taught in `notebooks/08-training.ipynb`.
+/// Taught in `notebooks/09-training.ipynb`.
 pub fn curves(history: &History) -> Result<Figure> {
     // One series: (epoch, scale * field) for every epoch.
     let series = |f: fn(&crate::train::EpochStats) -> f64, scale: f64| {
@@ -128,7 +128,7 @@ pub fn confusion_layout(n: usize) -> (u32, (u32, u32)) {
 /// The confusion matrix as a heatmap: rows are true classes, columns predictions, each
 /// cell coloured by the fraction of its row and labelled with its count.
 ///
-/// Taught in `notebooks/09-what-alexnet-learned.ipynb`.
+/// Taught in `notebooks/10-what-alexnet-learned.ipynb`.
 pub fn confusion(matrix: &[Vec<usize>], classes: &[String]) -> Result<Figure> {
     let n = matrix.len();
     if n == 0 || matrix.iter().any(|r| r.len() != n) || classes.len() != n {
@@ -231,7 +231,7 @@ pub fn bars(title: &str, labels: &[String], values: &[f32], y_desc: &str) -> Res
 
 /// The `k` most probable classes, most probable first: a network's guesses on one image.
 ///
-/// Taught in `notebooks/09-what-alexnet-learned.ipynb`.
+/// Taught in `notebooks/10-what-alexnet-learned.ipynb`.
 pub fn top_k(classes: &[String], probabilities: &[f32], k: usize) -> Result<Figure> {
     let mut order: Vec<usize> = (0..probabilities.len().min(classes.len())).collect();
     order.sort_by(|&a, &b| probabilities[b].total_cmp(&probabilities[a]));
@@ -255,7 +255,7 @@ pub fn per_class_accuracy(accuracy: &[f64], classes: &[String]) -> Result<Figure
 /// Histograms of several sets of values on one axis (e.g. activations before and after
 /// batch norm), `bins` bins over their joint range.
 ///
-/// Taught in `notebooks/05-batch-normalization.ipynb`.
+/// Taught in `notebooks/06-batch-normalization.ipynb`.
 pub fn histogram(
     title: &str,
     x_desc: &str,

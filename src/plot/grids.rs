@@ -92,7 +92,7 @@ fn class_name(classes: &[String], k: usize) -> String {
 /// # Errors
 /// When there is not one guess per image.
 ///
-/// Taught in `notebooks/09-what-alexnet-learned.ipynb`.
+/// Taught in `notebooks/10-what-alexnet-learned.ipynb`.
 pub fn mistakes(
     images: &Images,
     guesses: &[usize],
@@ -134,7 +134,7 @@ pub fn mistakes(
 /// `pad` zero pixels, each flipped left-right half the time (what `--augment` trains on).
 /// The first tile is the original; the same `seed` draws the same crops.
 ///
-/// Taught in `notebooks/08-training.ipynb`.
+/// Taught in `notebooks/09-training.ipynb`.
 pub fn augmentations(image: &[u8], pad: usize, n: usize, seed: u64) -> Result<Figure> {
     check_image(image, "augmentations")?;
     let mut rng = StdRng::seed_from_u64(seed);
@@ -196,7 +196,7 @@ pub fn nearest(features: &[f32], dim: usize, query: usize, k: usize) -> Vec<usiz
 /// # Errors
 /// When `features` is not `dim` values per image, or a query is out of range.
 ///
-/// Taught in `notebooks/09-what-alexnet-learned.ipynb`.
+/// Taught in `notebooks/10-what-alexnet-learned.ipynb`.
 pub fn neighbours(
     images: &Images,
     features: &[f32],

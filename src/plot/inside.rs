@@ -48,7 +48,7 @@ fn check_image(image: &[u8], what: &'static str) -> Result<()> {
 /// `h x w` for this image, as [`feature_maps`] draws them, on one colour scale): what a
 /// pooling layer or a block of the network makes of the picture.
 ///
-/// Taught in `notebooks/04-pooling.ipynb` and `notebooks/09-what-alexnet-learned.ipynb`.
+/// Taught in `notebooks/05-pooling.ipynb` and `notebooks/10-what-alexnet-learned.ipynb`.
 pub fn image_and_maps(
     image: &[u8],
     maps: &[f32],
@@ -71,7 +71,7 @@ pub fn image_and_maps(
 /// # Errors
 /// When the image is not `3 x 32 x 32` values, or the patch or stride is 0 or too large.
 ///
-/// Taught in `notebooks/09-what-alexnet-learned.ipynb`.
+/// Taught in `notebooks/10-what-alexnet-learned.ipynb`.
 pub fn occlusion_map(
     image: &[f32],
     (patch, stride, fill): (usize, usize, f32),

@@ -31,7 +31,7 @@ pub fn map_scale(h: usize) -> u32 {
 /// `maps` (`channels` maps of `h x w`, as a layer outputs them for one image) as a grid of
 /// heatmaps on one colour scale (viridis), with the scale drawn on the right.
 ///
-/// Taught in `notebooks/09-what-alexnet-learned.ipynb`.
+/// Taught in `notebooks/10-what-alexnet-learned.ipynb`.
 pub fn feature_maps(maps: &[f32], dims: (usize, usize, usize), title: &str) -> Result<Figure> {
     draw_maps(maps, dims, title, false)
 }
@@ -122,7 +122,7 @@ fn draw_maps(
 
 /// First-layer filters (`[out, 3, k, k]`) as colour tiles, each stretched to full range.
 ///
-/// Taught in `notebooks/09-what-alexnet-learned.ipynb`.
+/// Taught in `notebooks/10-what-alexnet-learned.ipynb`.
 pub fn filters(
     weights: &[f32],
     (out, in_channels, k): (usize, usize, usize),

@@ -23,7 +23,14 @@ pub fn finite_diff(v: &[f64], r: &[f64], f: impl Fn(&[f64]) -> Vec<f64>) -> Vec<
         .collect()
 }
 
-/// The largest `|got - want|` over all entries (infinite when the lengths differ).
+/// The largest `|got - want|` over all entries (infinite when the lengths differ, NaN when
+/// any entry is NaN: `f64::max` would skip it).
+///
+/// ```
+/// use alexnet_lab::reference::max_abs_diff;
+/// assert_eq!(max_abs_diff(&[1.0, 2.5], &[1.0, 2.0]), 0.5);
+/// assert!(max_abs_diff(&[f32::NAN, 2.0], &[1.0, 2.0]).is_nan());
+/// ```
 pub fn max_abs_diff(got: &[f32], want: &[f64]) -> f64 {
     if got.len() != want.len() {
         return f64::INFINITY;
@@ -31,7 +38,7 @@ pub fn max_abs_diff(got: &[f32], want: &[f64]) -> f64 {
     got.iter()
         .zip(want)
         .map(|(&g, &w)| (g as f64 - w).abs())
-        .fold(0.0, f64::max)
+        .fold(0.0, |m, d| if d.is_nan() || d > m { d } else { m })
 }
 
 /// Asserts that `got` (what a layer computed, in `f32`) and `want` (the loops, in `f64`)

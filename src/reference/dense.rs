@@ -20,7 +20,7 @@ pub fn relu_backward(x: &[f64], gy: &[f64]) -> Vec<f64> {
 /// row-major data that is the same memory, read as `[b, c * h * w]`.)
 ///
 /// The layer that equals these loops: [`crate::layers::Flatten`].
-/// Taught in `notebooks/06-flatten-dense-dropout.ipynb`.
+/// Taught in `notebooks/07-flatten-dense-dropout.ipynb`.
 pub fn flatten(b: usize, (c, h, w): (usize, usize, usize), x: &[f64]) -> Vec<f64> {
     let n = c * h * w;
     let mut y = vec![0.0; b * n];
@@ -42,7 +42,7 @@ pub fn flatten(b: usize, (c, h, w): (usize, usize, usize), x: &[f64]) -> Vec<f64
 /// (`outputs * inputs + outputs` parameters.)
 ///
 /// The fast layer that equals these loops: [`crate::layers::Linear`].
-/// Taught in `notebooks/06-flatten-dense-dropout.ipynb`.
+/// Taught in `notebooks/07-flatten-dense-dropout.ipynb`.
 pub fn linear_forward(
     (n, inputs, outputs): (usize, usize, usize),
     x: &[f64],
@@ -95,7 +95,7 @@ pub fn linear_backward(
 /// by `1 / (1 - p)` (so the expected sum is unchanged), and zeroed elsewhere. In
 /// evaluation dropout does nothing. The backward pass applies the same mask and scale to
 /// the gradient. dfdx's `Dropout` (p = 0.5) draws `keep` at random for each value.
-/// Taught in `notebooks/06-flatten-dense-dropout.ipynb`.
+/// Taught in `notebooks/07-flatten-dense-dropout.ipynb`.
 pub fn dropout_forward(x: &[f64], keep: &[bool], p: f64) -> Vec<f64> {
     x.iter()
         .zip(keep)

@@ -15,7 +15,7 @@ pub fn softmax(logits: &[f64]) -> Vec<f64> {
 /// The models end in logits and the loss applies the softmax itself.
 ///
 /// The crate's training loss (dfdx's `cross_entropy_with_logits_loss` with one-hot
-/// targets) equals it. Taught in `notebooks/08-training.ipynb`.
+/// targets) equals it. Taught in `notebooks/09-training.ipynb`.
 pub fn cross_entropy(classes: usize, logits: &[f64], labels: &[usize]) -> f64 {
     let n = labels.len();
     let mut total = 0.0;
@@ -50,7 +50,7 @@ pub fn cross_entropy_backward(classes: usize, logits: &[f64], labels: &[usize]) 
 /// w = w - lr * velocity
 /// ```
 ///
-/// Taught in `notebooks/08-training.ipynb`.
+/// Taught in `notebooks/09-training.ipynb`.
 pub fn sgd_momentum_step(
     w: &mut [f64],
     g: &[f64],

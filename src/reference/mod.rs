@@ -15,14 +15,14 @@
 //! | --- | --- | --- | --- |
 //! | convolution | [`conv_forward`] | [`conv_backward`] | `notebooks/02-convolution.ipynb` |
 //! | ReLU | [`relu_forward`] | [`relu_backward`] | `notebooks/03-relu-and-softmax.ipynb` |
-//! | softmax, cross-entropy | [`softmax`], [`cross_entropy`] | [`cross_entropy_backward`] | `notebooks/03-relu-and-softmax.ipynb`, `notebooks/08-training.ipynb` |
-//! | max / average pooling | [`pool_forward`] | [`pool_backward`] | `notebooks/04-pooling.ipynb` |
-//! | batch norm | [`batch_norm_train`], [`batch_norm_eval`] | [`update_running_stats`] | `notebooks/05-batch-normalization.ipynb` |
-//! | flatten | [`flatten`] | (the same order) | `notebooks/06-flatten-dense-dropout.ipynb` |
-//! | dense `W x + b` | [`linear_forward`] | [`linear_backward`] | `notebooks/06-flatten-dense-dropout.ipynb` |
-//! | dropout | [`dropout_forward`] | (the same mask) | `notebooks/06-flatten-dense-dropout.ipynb` |
-//! | local response norm | [`lrn_forward`] | (finite differences) | `notebooks/07-alexnet.ipynb` |
-//! | SGD with momentum | [`sgd_momentum_step`] | | `notebooks/08-training.ipynb` |
+//! | softmax, cross-entropy | [`softmax`], [`cross_entropy`] | [`cross_entropy_backward`] | `notebooks/03-relu-and-softmax.ipynb`, `notebooks/09-training.ipynb` |
+//! | max / average pooling | [`pool_forward`] | [`pool_backward`] | `notebooks/05-pooling.ipynb` |
+//! | batch norm | [`batch_norm_train`], [`batch_norm_eval`], [`update_running_stats`] | [`batch_norm_backward`] | `notebooks/06-batch-normalization.ipynb` |
+//! | flatten | [`flatten`] | (the same order) | `notebooks/07-flatten-dense-dropout.ipynb` |
+//! | dense `W x + b` | [`linear_forward`] | [`linear_backward`] | `notebooks/07-flatten-dense-dropout.ipynb` |
+//! | dropout | [`dropout_forward`] | (the same mask) | `notebooks/07-flatten-dense-dropout.ipynb` |
+//! | local response norm | [`lrn_forward`] | (finite differences) | `notebooks/08-alexnet.ipynb` |
+//! | SGD with momentum | [`sgd_momentum_step`] | | `notebooks/09-training.ipynb` |
 //!
 //! ```
 //! use alexnet_lab::prelude::*;
@@ -53,5 +53,8 @@ pub use dense::{
     dropout_forward, flatten, linear_backward, linear_forward, relu_backward, relu_forward,
 };
 pub use loss::{cross_entropy, cross_entropy_backward, sgd_momentum_step, softmax};
-pub use norm::{batch_norm_eval, batch_norm_train, lrn_forward, update_running_stats, BatchStats};
+pub use norm::{
+    batch_norm_backward, batch_norm_eval, batch_norm_train, lrn_forward, update_running_stats,
+    BatchStats,
+};
 pub use pool::{pool_backward, pool_forward};

@@ -20,7 +20,7 @@ pub struct BatchStats {
 /// So each channel leaves with mean `shift[c]` and standard deviation about `scale[c]`,
 /// whatever came in. The fast layer that equals these loops: [`crate::layers::BatchNorm2D`]
 /// (its `forward_mut`, whose `bias` is `shift` here). Taught in
-/// `notebooks/05-batch-normalization.ipynb`.
+/// `notebooks/06-batch-normalization.ipynb`.
 #[allow(clippy::too_many_arguments)]
 pub fn batch_norm_train(
     b: usize,
@@ -127,4 +127,58 @@ pub fn lrn_forward(b: usize, c: usize, plane: usize, n: usize, x: &[f64]) -> Vec
         }
     }
     y
+}
+
+/// Batch norm's backward pass in training mode, for the output gradient `gy: [b, c, plane]`:
+/// returns `(gx, gscale, gshift)`.
+///
+/// With `xhat = (x - mean) / sqrt(var + eps)` and `y = scale * xhat + shift`, per channel and
+/// with `n = b * plane` values in it:
+///
+/// ```text
+/// gshift = sum of gy
+/// gscale = sum of gy * xhat
+/// gx     = scale / sqrt(var + eps) * (gy - mean(gy) - xhat * mean(gy * xhat))
+/// ```
+///
+/// The two means are there because every input moved the batch's mean and variance, and
+/// through them every output of its channel: the gradient a value would get through its own
+/// output alone, `scale / sqrt(var + eps) * gy`, loses the part shared by the whole channel
+/// and the part along `xhat`. So `gx` sums to 0 over each channel and is orthogonal to `xhat`.
+///
+/// The fast layer that equals these loops: [`crate::layers::BatchNorm2D`] (its `forward_mut`,
+/// differentiated by the tape). Taught in `notebooks/06-batch-normalization.ipynb`.
+#[allow(clippy::too_many_arguments)]
+pub fn batch_norm_backward(
+    b: usize,
+    c: usize,
+    plane: usize,
+    x: &[f64],
+    scale: &[f64],
+    gy: &[f64],
+    eps: f64,
+) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
+    let zeros = vec![0.0; c];
+    let stats = batch_norm_train(b, c, plane, x, &vec![1.0; c], &zeros, eps);
+    let xhat = &stats.y; // scale 1 and shift 0: the normalised values themselves
+    let n = (b * plane) as f64;
+    let (mut gx, mut gscale, mut gshift) = (vec![0.0; x.len()], zeros.clone(), zeros);
+    let at = |bi: usize, ch: usize, p: usize| (bi * c + ch) * plane + p;
+    for ch in 0..c {
+        for bi in 0..b {
+            for p in 0..plane {
+                gshift[ch] += gy[at(bi, ch, p)];
+                gscale[ch] += gy[at(bi, ch, p)] * xhat[at(bi, ch, p)];
+            }
+        }
+        let (mean_gy, mean_gy_xhat) = (gshift[ch] / n, gscale[ch] / n);
+        let k = scale[ch] / (stats.var[ch] + eps).sqrt();
+        for bi in 0..b {
+            for p in 0..plane {
+                let i = at(bi, ch, p);
+                gx[i] = k * (gy[i] - mean_gy - xhat[i] * mean_gy_xhat);
+            }
+        }
+    }
+    (gx, gscale, gshift)
 }

@@ -11,7 +11,7 @@ fn window_index(p: usize, h: usize, k: usize, s: usize, (i, j): (usize, usize), 
 /// (AlexNet's pools) neighbouring windows overlap by one pixel.
 ///
 /// The fast layers that equal these loops: [`crate::layers::MaxPool2D`],
-/// [`crate::layers::AvgPool2D`]. Taught in `notebooks/04-pooling.ipynb`.
+/// [`crate::layers::AvgPool2D`]. Taught in `notebooks/05-pooling.ipynb`.
 pub fn pool_forward(
     max: bool,
     planes: usize,
@@ -46,7 +46,7 @@ pub fn pool_forward(
 /// Where windows overlap, an input collects from every window it belongs to.
 ///
 /// The fast layers that equal these loops: [`crate::layers::MaxPool2D`],
-/// [`crate::layers::AvgPool2D`]. Taught in `notebooks/04-pooling.ipynb`.
+/// [`crate::layers::AvgPool2D`]. Taught in `notebooks/05-pooling.ipynb`.
 #[allow(clippy::too_many_arguments)]
 pub fn pool_backward(
     max: bool,

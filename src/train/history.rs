@@ -19,7 +19,7 @@ pub struct EpochStats {
 
 /// The epochs of a run, in order. The plotting module draws it.
 ///
-/// Taught in `notebooks/08-training.ipynb`.
+/// Taught in `notebooks/09-training.ipynb`.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct History {
     pub epochs: Vec<EpochStats>,

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 /// How a model did on one set of images.
 ///
-/// Taught in `notebooks/09-what-alexnet-learned.ipynb`.
+/// Taught in `notebooks/10-what-alexnet-learned.ipynb`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Metrics {
     /// Mean cross-entropy.

@@ -1,12 +1,13 @@
 //! Training, evaluation and checkpoints: a `fit` a notebook cell calls in one line and the
 //! CLI uses, with a [`History`] the plots draw.
 //!
-//! Taught in `notebooks/08-training.ipynb`.
+//! Taught in `notebooks/09-training.ipynb`.
 
 pub mod checkpoint;
 mod config;
 mod fit;
 mod history;
+mod inspect;
 mod metrics;
 mod optim;
 mod report;
@@ -17,6 +18,7 @@ pub use crate::model::Network;
 pub use config::{OptimizerKind, Schedule, TrainConfig};
 pub use fit::{evaluate_network, fit, fit_with, Logits, Progress};
 pub use history::{EpochStats, History, CSV_HEADER};
+pub use inspect::{gradients, parameters, NamedTensor};
 pub use metrics::{argmax_rows, evaluate, loss_and_correct, Metrics};
 pub use optim::Optimizer;
 pub use report::{metrics_json, write_report, METRICS_FILE};
