@@ -51,7 +51,8 @@ impl LayerRow {
 /// ```
 /// use alexnet_lab::prelude::*;
 /// use alexnet_lab::model::Describe;
-/// // The linked code's first layer, 11x11 stride 4, on a 32x32 image: (32 - 11) / 4 + 1 = 6.
+/// // An 11x11 stride-4 layer of 96 filters (AlexNet's first) on a 32x32 image, no padding:
+/// // (32 - 11) / 4 + 1 = 6.
 /// type Tiny = (builders::Conv2D<3, 96, 11, 4, 0, 6>, ReLU, MaxPool2D<3, 2, 2>);
 /// let mut rows = Vec::new();
 /// let out = Tiny::describe(&[3, 32, 32], &mut rows);
