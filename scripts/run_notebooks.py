@@ -3,10 +3,10 @@
 headless on the Rust kernel (evcxr), top to bottom, and fails on: a committed notebook with
 outputs, an error output, a Rust panic in any output, or a cell tagged "figure" that shows no
 image/png. A cell tagged "compile-error" must fail to compile with the error it teaches: its
-metadata names it, `"compile_error": ["E0308"]` or `["E0080", "wrong OUT_SIZE"]`; every entry
-must show in the cell's output and every rustc code shown must be one of them, so a drill that
-fails for another reason (a renamed variable, E0425) fails the run. The lessons show a few on
-purpose.
+metadata names it, `"compile_error": ["E0308"]`, or `["wrong OUT_SIZE"]` for a layer's size
+check (evcxr shows its message without a code); every entry must show in the cell's output and
+every rustc code shown must be one of them, so a drill that fails for another reason (a renamed
+variable, E0425) fails the run. The lessons show a few on purpose.
 
   .venv/bin/python scripts/run_notebooks.py [--html DIR] [--report-md FILE] [--report-json FILE] [NOTEBOOK ...]
 
@@ -42,8 +42,8 @@ def texts(output):
 
 
 # rustc's error codes in a cell's output: `error[E0308]`, which evcxr prints as `[E0308] Error: ...`.
-# A size check the compiler evaluated (`const { assert!(..) }`) is E0080 with the layer's message
-# ('wrong OUT_SIZE'). A panic at run time says "panicked at".
+# A size check the compiler evaluated (`const { assert!(..) }`) shows the layer's message
+# ('wrong OUT_SIZE') without a code. A panic at run time says "panicked at".
 ERROR_CODE = re.compile(r"\[(E\d{4})\]")
 
 
@@ -206,6 +206,40 @@ def write_latency_report(timings, md_path=None, json_path=None):
         Path(json_path).write_text(json.dumps(body, indent=1) + "\n")
 
 
+def self_test():
+    """The checks above on made-up outputs: each case a cell, its outputs, and whether it passes."""
+    def cell(tags, **meta):
+        return nbformat.v4.new_code_cell(metadata={"tags": tags, **meta})
+
+    def stream(text):
+        return nbformat.v4.new_output("stream", name="stderr", text=text)
+
+    drill = {"compile_error": ["E0308"]}
+    cases = [
+        ("the named error", cell(["compile-error"], **drill), [stream("[E0308] Error: mismatched types")], True),
+        ("another error (a renamed variable)", cell(["compile-error"], **drill),
+         [stream("[E0425] Error: cannot find value `modle` in this scope")], False),
+        ("the named error and another", cell(["compile-error"], **drill),
+         [stream("[E0308] Error: mismatched types\n[E0425] Error: cannot find value")], False),
+        ("a size check by its message", cell(["compile-error"], compile_error=["wrong OUT_SIZE"]),
+         [stream("evaluation panicked: Conv2D: wrong OUT_SIZE. ...")], True),
+        ("a drill that names no error", cell(["compile-error"]), [stream("[E0308] Error: mismatched types")], False),
+        ("a drill that compiles", cell(["compile-error"], **drill), [], False),
+        ("a panic at run time", cell([]), [stream("thread 'main' panicked at src/lib.rs:1:1")], False),
+        ("a figure without a PNG", cell(["figure"]), [stream("done")], False),
+        ("a plain cell", cell([]), [stream("42")], True),
+    ]
+    passed = 0
+    for what, c, outs, ok in cases:
+        c["outputs"] = outs
+        got = not check(nbformat.v4.new_notebook(cells=[c]), "self-test")
+        passed += got == ok
+        if got != ok:
+            print(f"runner self-test: {what}: {'passes' if got else 'fails'}, should {'pass' if ok else 'fail'}")
+    print(f"runner: {passed} passed, {len(cases) - passed} failed")
+    return 0 if passed == len(cases) else 1
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("notebooks", nargs="*")
@@ -213,7 +247,10 @@ def main():
     ap.add_argument("--timeout", type=int, default=900, help="seconds per cell")
     ap.add_argument("--report-md", help="also write the cell latency report (markdown) to this file")
     ap.add_argument("--report-json", help="also write every cell's wall time (JSON) to this file")
+    ap.add_argument("--self-test", action="store_true", help="check the runner's checks on made-up outputs, run nothing")
     args = ap.parse_args()
+    if args.self_test:
+        return self_test()
     os.environ.setdefault("ALEXNET_LAB_QUICK", "1")
     paths = [Path(p) for p in args.notebooks] or lessons_then_solutions()
     failures, passed = [], 0

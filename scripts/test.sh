@@ -31,10 +31,11 @@ cargo test --release --test data -- --ignored 2>&1 | tee -a "$log"
 echo "== notebooks (set up the kernel if needed, then run each headless)"
 bash scripts/setup.sh
 nb_status=0
+.venv/bin/python scripts/run_notebooks.py --self-test 2>&1 | tee -a "$log" || nb_status=$?
 ALEXNET_LAB_QUICK=1 .venv/bin/python scripts/run_notebooks.py 2>&1 | tee -a "$log" || nb_status=$?
 
 # Sum the "test result: ok. N passed; M failed; ..." lines of every test binary and doctest
-# run, and the notebooks' "notebooks: N passed, M failed".
-awk '/^test result:|^notebooks:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
+# run, the runner's self-test and the notebooks' "runner: ..." and "notebooks: N passed, M failed".
+awk '/^test result:|^notebooks:|^runner:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
      END { printf "tests: %d passed, %d failed\n", p, f }' "$log"
 exit "$nb_status"
