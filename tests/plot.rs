@@ -109,6 +109,7 @@ fn every_figure_renders_saves_and_reads_back_the_same() {
         plot::per_class_accuracy(&[0.5; 10], &data.classes).unwrap(),
         plot::histogram("h", "x", &[("a", &[1.0, 2.0, 2.5]), ("b", &[0.0, 3.0])], 10).unwrap(),
         plot::function_plot("relu", (-2.0, 2.0), &[("relu", &|x: f32| x.max(0.0))]).unwrap(),
+        plot::lines("loss", ("step", "loss"), &[("a", &[2.3, 2.0, 1.8])]).unwrap(),
         plot::bars(
             "softmax",
             &data.classes[..3],
@@ -135,6 +136,22 @@ fn every_figure_renders_saves_and_reads_back_the_same() {
         figures[3],
         "rendering is deterministic"
     );
+    // The axes carry the names given: the same line with other names draws other pixels,
+    // and only in the axis areas (the bottom and left margins), not in the plot itself.
+    let series: [(&str, &[f32]); 1] = [("a", &[2.3, 2.0, 1.8])];
+    let (named, other) = (
+        plot::lines("loss", ("step", "loss"), &series).unwrap(),
+        plot::lines("loss", ("x", "f(x)"), &series).unwrap(),
+    );
+    assert_ne!(named, other, "axis names are drawn");
+    let (w, h) = (named.width, named.height);
+    let middle = |f: &Figure| {
+        (w / 3..2 * w / 3)
+            .flat_map(|x| (h / 3..2 * h / 3).map(move |y| (x, y)))
+            .map(|(x, y)| f.pixel(x, y))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(middle(&named), middle(&other), "the plot area is the same");
     let stacked = Figure::stack(&figures[..2]);
     assert_eq!(stacked.height, figures[0].height + figures[1].height);
     assert_eq!(

@@ -316,6 +316,33 @@ pub fn histogram(
     })
 }
 
+/// Series of values drawn as lines against their index (0, 1, 2, ...), with both axes named:
+/// a loss at each training step, one line per learning rate. Values that are not finite
+/// (a diverged run) are left out of the line.
+///
+/// ```
+/// use alexnet_lab::plot;
+/// let diverged = [2.3, 4.0, f32::NAN];
+/// let figure = plot::lines("loss", ("step", "loss"), &[("lr 0.01", &[2.3, 2.1, 1.9]), ("lr 1", &diverged)])?;
+/// assert!(figure.width > 0 && figure.height > 0);
+/// # Ok::<(), alexnet_lab::Error>(())
+/// ```
+///
+/// Taught in `notebooks/09-training.ipynb`.
+pub fn lines(title: &str, axes: (&str, &str), series: &[(&str, &[f32])]) -> Result<Figure> {
+    let series: Vec<(&str, Vec<(f64, f64)>)> = series
+        .iter()
+        .map(|(name, values)| {
+            let pts = values
+                .iter()
+                .enumerate()
+                .map(|(i, &v)| (i as f64, v as f64));
+            (*name, pts.collect())
+        })
+        .collect();
+    Figure::draw(W, H, |root| line_panel(root, title, axes, &series, false))
+}
+
 /// Functions of one variable over `[x0, x1]` (ReLU, sigmoid, ...).
 ///
 /// Taught in `notebooks/03-relu-and-softmax.ipynb`.

@@ -11,7 +11,8 @@ mod inside;
 mod maps;
 
 pub use charts::{
-    bars, confusion, confusion_layout, curves, function_plot, histogram, per_class_accuracy, top_k,
+    bars, confusion, confusion_layout, curves, function_plot, histogram, lines, per_class_accuracy,
+    top_k,
 };
 pub use figure::{font, viridis, Area, Figure, FONT_FAMILY, PALETTE};
 pub use grids::{augmentations, mistakes, nearest, neighbours, tile_origin, TILE_SCALE};
