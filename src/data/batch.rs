@@ -6,7 +6,7 @@
 //! sees a batch of one and every step has the same size); evaluation keeps it, so every
 //! image is scored once.
 
-use super::cifar10::{Images, CHANNELS, IMAGE_SIZE, PIXELS};
+use super::dataset::{Images, CHANNELS, IMAGE_SIZE, PIXELS};
 use super::transform::{random_crop_flip, resize_bilinear, Normalization};
 use crate::{Error, Result};
 use dfdx::prelude::*;

@@ -6,19 +6,25 @@
 //! `test_batch.bin`, each a run of records of 1 label byte then 1024 red, 1024 green and
 //! 1024 blue bytes (rows of 32, top to bottom), and `batches.meta.txt`, the class names.
 
+use super::dataset::{Dataset, DatasetKind, Images, Source, NUM_CLASSES, PIXELS};
 use crate::{Error, Result};
 use std::path::{Path, PathBuf};
 
-/// Height and width of a CIFAR-10 image.
-pub const IMAGE_SIZE: usize = 32;
-/// Colour channels (red, green, blue).
-pub const CHANNELS: usize = 3;
-/// Bytes of pixels in one image: `32 * 32 * 3`.
-pub const PIXELS: usize = IMAGE_SIZE * IMAGE_SIZE * CHANNELS;
 /// Bytes of one record: the label byte and the pixels.
 pub const RECORD_BYTES: usize = 1 + PIXELS;
-/// The number of classes.
-pub const NUM_CLASSES: usize = 10;
+/// The classes, in label order, as `batches.meta.txt` lists them.
+pub const CLASS_NAMES: [&str; NUM_CLASSES] = [
+    "airplane",
+    "automobile",
+    "bird",
+    "cat",
+    "deer",
+    "dog",
+    "frog",
+    "horse",
+    "ship",
+    "truck",
+];
 /// The folder the archive unpacks to.
 pub const FOLDER: &str = "cifar-10-batches-bin";
 /// The training files, in order.
@@ -33,66 +39,6 @@ pub const TRAIN_FILES: [&str; 5] = [
 pub const TEST_FILE: &str = "test_batch.bin";
 /// The class names, one a line.
 pub const META_FILE: &str = "batches.meta.txt";
-
-/// Images kept as bytes (the full set is 180 MB; floats would be 720 MB) with their labels.
-/// Image `i` is `pixels[i * PIXELS..(i + 1) * PIXELS]`, channel-major (CHW) as in the file.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Images {
-    pub pixels: Vec<u8>,
-    pub labels: Vec<u8>,
-}
-
-impl Images {
-    /// How many images.
-    pub fn len(&self) -> usize {
-        self.labels.len()
-    }
-    /// True when there are none.
-    pub fn is_empty(&self) -> bool {
-        self.labels.is_empty()
-    }
-    /// The CHW bytes of image `i`.
-    pub fn image(&self, i: usize) -> &[u8] {
-        &self.pixels[i * PIXELS..(i + 1) * PIXELS]
-    }
-    /// Adds one image (CHW bytes) with its label.
-    ///
-    /// # Errors
-    /// An image that is not 3072 bytes, or a label that is not a class (0 to 9).
-    pub fn push(&mut self, chw: &[u8], label: u8) -> Result<()> {
-        if chw.len() != PIXELS || label as usize >= NUM_CLASSES {
-            let why = format!(
-                "an image is {PIXELS} bytes (3 planes of 32x32) with a label from 0 to {}; got {} bytes, label {label}",
-                NUM_CLASSES - 1,
-                chw.len()
-            );
-            return Err(Error::Invalid { what: "image", why });
-        }
-        self.pixels.extend_from_slice(chw);
-        self.labels.push(label);
-        Ok(())
-    }
-    /// Images `range` as a new set.
-    pub fn slice(&self, range: std::ops::Range<usize>) -> Images {
-        Images {
-            pixels: self.pixels[range.start * PIXELS..range.end * PIXELS].to_vec(),
-            labels: self.labels[range].to_vec(),
-        }
-    }
-    /// Appends every image of `other`.
-    pub fn extend(&mut self, other: &Images) {
-        self.pixels.extend_from_slice(&other.pixels);
-        self.labels.extend_from_slice(&other.labels);
-    }
-    /// Images per class.
-    pub fn class_counts(&self) -> [usize; NUM_CLASSES] {
-        let mut counts = [0; NUM_CLASSES];
-        for &l in &self.labels {
-            counts[l as usize] += 1;
-        }
-        counts
-    }
-}
 
 /// Parses records from `bytes` (read from `path`, named in errors).
 ///
@@ -162,24 +108,6 @@ pub fn read_class_names(path: &Path) -> Result<Vec<String>> {
     Ok(names)
 }
 
-/// Where the data came from.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Source {
-    /// Files in this folder.
-    Files(PathBuf),
-    /// Drawn by [`crate::data::synthetic`] with this seed.
-    Synthetic { seed: u64 },
-}
-
-/// A whole data set: training and test images with the class names.
-#[derive(Clone, Debug)]
-pub struct Cifar10 {
-    pub train: Images,
-    pub test: Images,
-    pub classes: Vec<String>,
-    pub source: Source,
-}
-
 /// The folder holding the batch files: `dir/cifar-10-batches-bin`, or `dir` itself.
 pub fn locate(dir: &Path) -> Option<PathBuf> {
     [dir.join(FOLDER), dir.to_path_buf()]
@@ -187,12 +115,12 @@ pub fn locate(dir: &Path) -> Option<PathBuf> {
         .find(|d| d.join(TRAIN_FILES[0]).is_file())
 }
 
-impl Cifar10 {
-    /// Loads `dir/cifar-10-batches-bin/` (or `dir` if it is that folder).
+impl Dataset {
+    /// Loads CIFAR-10 from `dir/cifar-10-batches-bin/` (or `dir` if it is that folder).
     ///
     /// # Errors
     /// No data there (with what to do), or any file missing or malformed (naming it).
-    pub fn load(dir: &Path) -> Result<Cifar10> {
+    pub fn load_cifar10(dir: &Path) -> Result<Dataset> {
         let folder = locate(dir).ok_or_else(|| {
             Error::data(
                 dir,
@@ -209,17 +137,20 @@ impl Cifar10 {
         }
         let test = read_batch_file(&folder.join(TEST_FILE))?;
         let classes = read_class_names(&folder.join(META_FILE))?;
-        Ok(Cifar10 {
+        Ok(Dataset {
             train,
             test,
             classes,
-            source: Source::Files(folder),
+            source: Source::Files {
+                kind: DatasetKind::Cifar10,
+                folder,
+            },
         })
     }
 
-    /// Writes the set in the binary layout into `dir/cifar-10-batches-bin/`, training images
-    /// spread over the five batch files; returns that folder.
-    pub fn write(&self, dir: &Path) -> Result<PathBuf> {
+    /// Writes the set in CIFAR-10's binary layout into `dir/cifar-10-batches-bin/`, training
+    /// images spread over the five batch files; returns that folder.
+    pub fn write_cifar10(&self, dir: &Path) -> Result<PathBuf> {
         let folder = dir.join(FOLDER);
         std::fs::create_dir_all(&folder).map_err(|e| Error::io(&folder, e))?;
         let per_file = self.train.len().div_ceil(TRAIN_FILES.len());
@@ -242,15 +173,4 @@ impl Cifar10 {
 
 fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {
     std::fs::write(path, bytes).map_err(|e| Error::io(path, e))
-}
-
-/// Where the data lives: `cli` (`--data-dir`), else `$ALEXNET_LAB_DATA`, else `data/` in the repo.
-pub fn data_dir(cli: Option<&Path>) -> PathBuf {
-    if let Some(dir) = cli {
-        return dir.to_path_buf();
-    }
-    match std::env::var_os("ALEXNET_LAB_DATA") {
-        Some(dir) if !dir.is_empty() => PathBuf::from(dir),
-        _ => Path::new(env!("CARGO_MANIFEST_DIR")).join("data"),
-    }
 }

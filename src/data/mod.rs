@@ -1,12 +1,14 @@
-//! The data half of the course: CIFAR-10 (download, verify, load), the article's splits,
-//! transforms, mini-batches, and a synthetic twin for offline work and tests.
+//! The data half of the course: CIFAR-10 and Fashion-MNIST (download, verify, load), the
+//! article's splits, transforms, mini-batches, and a synthetic set for offline work and tests.
 //!
 //! Taught in `notebooks/01-cifar10.ipynb`.
 
 mod batch;
 mod cifar10;
+mod dataset;
 #[cfg(feature = "download")]
 pub mod download;
+pub mod fashion_mnist;
 mod png_image;
 mod split;
 pub mod synthetic;
@@ -15,9 +17,11 @@ mod view;
 
 pub use batch::{one_hot, one_hot_rows, Batch, BatchConfig, BatchImages, Batches, HostBatches};
 pub use cifar10::{
-    data_dir, encode_records, locate, parse_records, read_batch_file, read_class_names, Cifar10,
-    Images, Source, CHANNELS, FOLDER, IMAGE_SIZE, META_FILE, NUM_CLASSES, PIXELS, RECORD_BYTES,
-    TEST_FILE, TRAIN_FILES,
+    encode_records, locate, parse_records, read_batch_file, read_class_names, FOLDER, META_FILE,
+    RECORD_BYTES, TEST_FILE, TRAIN_FILES,
+};
+pub use dataset::{
+    Dataset, DatasetKind, Images, Source, CHANNELS, IMAGE_SIZE, NUM_CLASSES, PIXELS,
 };
 pub use png_image::{read_image, read_png_as_image, rgb_to_image};
 pub use split::{default_val_size, Splits, DEFAULT_VAL_SIZE};
@@ -26,20 +30,53 @@ pub use transform::{random_crop_flip, resize_bilinear, resize_planes, Normalizat
 use crate::{Error, Result};
 use std::path::{Path, PathBuf};
 
-/// CIFAR-10 from `dir` if it is there; otherwise the synthetic set (`per_class` training
-/// images per class, seeded), said out loud in the returned [`Source`].
+/// The real data sets in `dir`, best first (CIFAR-10, then Fashion-MNIST): the ones whose
+/// first file is there (the loader checks the rest).
+pub fn present(dir: &Path) -> Vec<DatasetKind> {
+    let mut kinds = Vec::new();
+    if locate(dir).is_some() {
+        kinds.push(DatasetKind::Cifar10);
+    }
+    if fashion_mnist::locate(dir).is_some() {
+        kinds.push(DatasetKind::FashionMnist);
+    }
+    kinds
+}
+
+/// Loads data set `kind` from `dir` (the synthetic set: drawn, `per_class` training images
+/// per class and a fifth of that for testing, from `seed`; `dir` unused).
 ///
 /// # Errors
-/// CIFAR-10 files that are there but damaged: those are never silently replaced.
-pub fn load_or_synthetic(dir: &Path, per_class: usize, seed: u64) -> Result<Cifar10> {
-    match locate(dir) {
-        Some(_) => Cifar10::load(dir),
-        None => Ok(synthetic::generate(per_class, (per_class / 5).max(1), seed)),
+/// The files not there (with what to do) or damaged.
+pub fn load(kind: DatasetKind, dir: &Path, per_class: usize, seed: u64) -> Result<Dataset> {
+    match kind {
+        DatasetKind::Cifar10 => Dataset::load_cifar10(dir),
+        DatasetKind::FashionMnist => Dataset::load_fashion_mnist(dir),
+        DatasetKind::Synthetic => Ok(synthetic::generate(per_class, (per_class / 5).max(1), seed)),
     }
+}
+
+/// The best data in `dir`: CIFAR-10 if it is there, else Fashion-MNIST, else the synthetic
+/// set (`per_class` training images per class, seeded). [`Dataset::source`] says which.
+///
+/// # Errors
+/// Files that are there but damaged: those are never silently replaced.
+pub fn load_or_synthetic(dir: &Path, per_class: usize, seed: u64) -> Result<Dataset> {
+    let best = present(dir)
+        .first()
+        .copied()
+        .unwrap_or(DatasetKind::Synthetic);
+    load(best, dir, per_class, seed)
 }
 
 /// The variable that names the data folder when no folder is given explicitly.
 pub const DATA_DIR_VAR: &str = "ALEXNET_LAB_DATA";
+
+/// Where the data lives: `cli` (`--data-dir`), else `$ALEXNET_LAB_DATA`, else `data/` in the
+/// repository.
+pub fn data_dir(cli: Option<&Path>) -> PathBuf {
+    named_data_dir(cli).unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("data"))
+}
 
 /// The data folder the user named: `explicit` (a command-line flag), else
 /// `$ALEXNET_LAB_DATA`; `None` when they named none.
@@ -51,35 +88,43 @@ pub fn named_data_dir(explicit: Option<&Path>) -> Option<PathBuf> {
     }
 }
 
-/// CIFAR-10 as a user asks for it, with a note to show them when it is not what they might
-/// expect. A folder they named (`explicit`, else `$ALEXNET_LAB_DATA`) must hold CIFAR-10;
-/// only the default location (`data/` in the repository) falls back to the synthetic set
-/// (`per_class` training images per class, seeded), and the note says so.
+/// Data as a user asks for it, with a note to show them when it is not what they might
+/// expect. `kind` names a data set (it must be there, except the synthetic one, which is
+/// drawn); without it, the best real set in the folder. A folder they named (`explicit`, else
+/// `$ALEXNET_LAB_DATA`) must hold one; only the default location (`data/` in the repository)
+/// falls back to the synthetic set (`per_class` training images per class, seeded), and the
+/// note says so.
 ///
 /// # Errors
-/// A named folder without CIFAR-10, or CIFAR-10 files that are there but damaged.
+/// A data set asked for that is not in the folder, a named folder with none, or files that
+/// are there but damaged.
 pub fn load_dataset(
+    kind: Option<DatasetKind>,
     explicit: Option<&Path>,
     per_class: usize,
     seed: u64,
-) -> Result<(Cifar10, Option<String>)> {
-    if let Some(dir) = named_data_dir(explicit) {
-        if locate(&dir).is_none() {
-            let what = format!(
-                "holds no CIFAR-10 (it should contain {FOLDER}/ with {} .. {TEST_FILE}, or be that folder): \
-                 check the path, or download CIFAR-10 into it",
-                TRAIN_FILES[0]
-            );
-            return Err(Error::data(dir, what));
-        }
-        return Ok((Cifar10::load(&dir)?, None));
+) -> Result<(Dataset, Option<String>)> {
+    let named = named_data_dir(explicit);
+    let dir = data_dir(explicit);
+    if let Some(kind) = kind {
+        return Ok((load(kind, &dir, per_class, seed)?, None));
     }
-    let dir = data_dir(None);
-    if locate(&dir).is_some() {
-        return Ok((Cifar10::load(&dir)?, None));
+    if let Some(&best) = present(&dir).first() {
+        return Ok((load(best, &dir, per_class, seed)?, None));
+    }
+    if named.is_some() {
+        let what = format!(
+            "holds neither CIFAR-10 ({FOLDER}/ with {} .. {TEST_FILE}) nor Fashion-MNIST \
+             ({}/ with its four .gz files), nor is it one of those folders: check the path, or \
+             download one into it (`alexnet data download`)",
+            TRAIN_FILES[0],
+            fashion_mnist::FOLDER
+        );
+        return Err(Error::data(dir, what));
     }
     let note = format!(
-        "no CIFAR-10 in the default data folder {} (download it there, or name a folder): using the synthetic set",
+        "no CIFAR-10 or Fashion-MNIST in the default data folder {} (`alexnet data download` \
+         fetches them there): using the synthetic set",
         dir.display()
     );
     Ok((

@@ -1,6 +1,6 @@
 //! Reading a PNG of any size as a 32x32 image for the network ("try your own image").
 
-use super::cifar10::{CHANNELS, IMAGE_SIZE};
+use super::dataset::{CHANNELS, IMAGE_SIZE};
 use super::transform::resize_planes;
 use crate::{Error, Result};
 use std::path::Path;

@@ -1,7 +1,7 @@
 //! Train / validation / test, as the article splits CIFAR-10: the validation set is the
 //! **last** `val_size` training images (5,000 by default), so training keeps the first 45,000.
 
-use super::cifar10::{Cifar10, Images, Source};
+use super::dataset::{Dataset, Images, Source};
 use crate::{Error, Result};
 
 /// The article's validation size.
@@ -23,7 +23,7 @@ pub struct Splits {
     pub source: Source,
 }
 
-impl Cifar10 {
+impl Dataset {
     /// Splits off the last `val_size` training images as the validation set.
     ///
     /// # Errors

@@ -3,7 +3,7 @@
 //! and noise, so that colour alone says nothing and a network must learn shape and texture.
 //! The same seed gives the same bytes. It is what the tests, CI and an offline machine use.
 
-use super::cifar10::{Cifar10, Images, Source, IMAGE_SIZE, NUM_CLASSES, PIXELS};
+use super::dataset::{Dataset, Images, Source, IMAGE_SIZE, NUM_CLASSES, PIXELS};
 use rand::{rngs::StdRng, Rng, SeedableRng};
 
 /// The classes, in label order.
@@ -25,7 +25,7 @@ pub const DEFAULT_PER_CLASS: usize = 500;
 
 /// Draws `per_class_train` training and `per_class_test` test images of every class, classes
 /// interleaved (image `i` is class `i % 10`) so that any contiguous split stays balanced.
-pub fn generate(per_class_train: usize, per_class_test: usize, seed: u64) -> Cifar10 {
+pub fn generate(per_class_train: usize, per_class_test: usize, seed: u64) -> Dataset {
     let mut rng = StdRng::seed_from_u64(seed);
     let mut draw_set = |n: usize| {
         let mut images = Images::default();
@@ -40,7 +40,7 @@ pub fn generate(per_class_train: usize, per_class_test: usize, seed: u64) -> Cif
     let train = draw_set(per_class_train);
     let test = draw_set(per_class_test);
     let classes = CLASS_NAMES.iter().map(|s| s.to_string()).collect();
-    Cifar10 {
+    Dataset {
         train,
         test,
         classes,

@@ -2,7 +2,7 @@
 //! per-channel normalisation with the training set's statistics, and for training a random
 //! crop (4 pixels of zero padding) and horizontal flip; resizing to 227x227 for `article`.
 
-use super::cifar10::{Images, CHANNELS, IMAGE_SIZE, PIXELS};
+use super::dataset::{Images, CHANNELS, IMAGE_SIZE, PIXELS};
 use rand::Rng;
 
 const PLANE: usize = IMAGE_SIZE * IMAGE_SIZE;

@@ -1,6 +1,6 @@
 //! Images as `ndarray` arrays, for plotting and for lessons that index pixels by hand.
 
-use super::cifar10::{Images, CHANNELS, IMAGE_SIZE, PIXELS};
+use super::dataset::{Images, CHANNELS, IMAGE_SIZE, PIXELS};
 use ndarray::{Array3, Array4};
 
 impl Images {
