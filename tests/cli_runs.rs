@@ -1,14 +1,18 @@
-//! The `alexnet` tool as a user runs it: a training run killed with SIGKILL at random
-//! moments (before the first checkpoint, mid-epoch, while a checkpoint is being written) and
-//! resumed each time ends exactly where an uninterrupted run does; named data folders
-//! without CIFAR-10 and a device the build lacks are one-line errors.
+//! The `alexnet` tool as a user runs it: a training run killed with SIGKILL seven times at
+//! random moments (before the first checkpoint, mid-epoch, while a checkpoint is being
+//! written, just after one commits) and resumed each time ends exactly where an
+//! uninterrupted run does; named data folders without CIFAR-10 and a device the build lacks
+//! are one-line errors.
 
+use alexnet_lab::train::checkpoint;
 use rand::{rngs::StdRng, Rng, SeedableRng};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant, SystemTime};
 
 const BIN: &str = env!("CARGO_BIN_EXE_alexnet");
+/// The epochs of the run the kill test trains.
+const EPOCHS: usize = 4;
 
 fn tmp_dir(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("alexnet-lab-cli-{name}-{}", std::process::id()));
@@ -25,8 +29,8 @@ fn train(out: &Path) -> Command {
         "--per-class",
         "8",
         "--epochs",
-        "3",
     ])
+    .arg(EPOCHS.to_string())
     .args(["--batch-size", "16", "--seed", "5", "--augment", "--out"])
     .arg(out)
     .env_remove("ALEXNET_LAB_DATA")
@@ -56,58 +60,106 @@ fn history(dir: &Path) -> Vec<String> {
         .collect()
 }
 
+/// How a resumed run is cut short.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Kill {
+    /// In the first 5% of the uninterrupted run's time: before this run commits anything.
+    Early,
+    /// Between 5% and 25% of the run's time: mid-epoch.
+    MidEpoch,
+    /// As soon as a checkpoint file of this run is being written (half-written).
+    Writing,
+    /// Once this run has committed a checkpoint (`train_state.json` counts one more epoch),
+    /// within 5% of the run's time after: the renames that follow the commit may be cut
+    /// short, or the next epoch has begun.
+    AfterCommit,
+}
+
+/// The epochs the checkpoint in `dir` has committed (0 before the first).
+fn epochs_done(dir: &Path) -> usize {
+    checkpoint::read_state(dir).map_or(0, |s| s.epochs_done)
+}
+
 #[test]
 fn a_run_killed_at_random_moments_and_resumed_ends_like_an_uninterrupted_one() {
     let whole = tmp_dir("whole");
     let start = Instant::now();
     assert!(train(&whole).status().unwrap().success());
-    // Kill moments are drawn relative to the whole run (8 epochs), so that each kill lets
-    // at most two epochs finish and the plan below always has kills left to make.
+    // Kill moments are drawn relative to the whole run (EPOCHS epochs), so that a timed kill
+    // lands well within an epoch's time.
     let t = start.elapsed().as_millis() as u64;
 
     let killed = tmp_dir("killed");
     let mut rng = StdRng::seed_from_u64(17);
-    // 0: in the first 5% of the run (before the first checkpoint); 1: between 5% and 25%
-    // (mid-epoch); 2: as soon as a checkpoint file is being written.
-    let plan = [0, 2, 1, 2, 1, 2, 0];
-    let (mut kills, mut while_writing) = (0, 0);
-    for &strategy in &plan {
+    // Seven kills, each into a run resumed from what the previous one left. `AfterCommit`
+    // lets the run go exactly one epoch further, `MidEpoch` and `Writing` almost never do:
+    // about two of the EPOCHS epochs are done by the last kill, so every planned kill finds
+    // the run still going, and the kills after the first commit land with a checkpoint to
+    // resume from.
+    let plan = [
+        Kill::Early,
+        Kill::Writing,
+        Kill::AfterCommit,
+        Kill::MidEpoch,
+        Kill::Writing,
+        Kill::AfterCommit,
+        Kill::Early,
+    ];
+    let mut done = Vec::new(); // epochs committed after each kill
+    for (k, &kill) in plan.iter().enumerate() {
+        let before = epochs_done(&killed);
         let since = SystemTime::now();
         let mut child = train(&killed).arg("--resume").spawn().unwrap();
-        let wait = match strategy {
-            0 => rng.gen_range(0..t / 20 + 1),
-            1 => rng.gen_range(t / 20..t / 4 + 1),
-            _ => 60_000,
+        let wait = match kill {
+            Kill::Early => rng.gen_range(0..t / 20 + 1),
+            Kill::MidEpoch => rng.gen_range(t / 20..t / 4 + 1),
+            Kill::Writing | Kill::AfterCommit => 60_000,
         };
-        let deadline = Instant::now() + Duration::from_millis(wait);
-        let finished = loop {
+        let mut deadline = Instant::now() + Duration::from_millis(wait);
+        let mut committed = false;
+        loop {
             if let Some(status) = child.try_wait().unwrap() {
-                break Some(status);
+                panic!("kill {k} ({kill:?}) came too late: the run ended ({status}) with {before} epochs done before it");
             }
-            if Instant::now() >= deadline || (strategy == 2 && writing(&killed, since)) {
+            if kill == Kill::AfterCommit && !committed && epochs_done(&killed) > before {
+                committed = true;
+                deadline = Instant::now() + Duration::from_millis(rng.gen_range(0..t / 20 + 1));
+            }
+            if Instant::now() >= deadline || (kill == Kill::Writing && writing(&killed, since)) {
                 child.kill().unwrap(); // SIGKILL on Unix
                 child.wait().unwrap();
-                break None;
-            }
-            std::thread::sleep(Duration::from_micros(200));
-        };
-        match finished {
-            Some(status) => {
-                assert!(status.success(), "a resumed run failed: {status}");
                 break;
             }
-            None => {
-                kills += 1;
-                while_writing += usize::from(writing(&killed, since));
-            }
+            std::thread::sleep(Duration::from_micros(200));
         }
+        let after = epochs_done(&killed);
+        println!(
+            "kill {k} ({kill:?}) after {:?}: epochs done {before} -> {after}",
+            since.elapsed().unwrap()
+        );
+        match kill {
+            Kill::Early => assert_eq!(after, before, "kill {k}: a checkpoint before the first 5%"),
+            Kill::MidEpoch => assert!(after <= before + 1, "kill {k}: more than an epoch"),
+            Kill::Writing => assert!(
+                writing(&killed, since),
+                "kill {k}: no checkpoint file was half-written within a minute"
+            ),
+            Kill::AfterCommit => assert!(
+                committed && after == before + 1,
+                "kill {k}: no checkpoint committed within a minute ({before} -> {after})"
+            ),
+        }
+        assert!(
+            after >= before,
+            "kill {k}: a committed epoch was lost ({before} -> {after})"
+        );
+        done.push(after);
     }
-    // Whatever is left of the run, resumed once more without interruption.
-    if !killed.join("metrics.json").exists() {
-        assert!(train(&killed).arg("--resume").status().unwrap().success());
-    }
-    println!("{kills} kills, {while_writing} of them with a checkpoint file half-written");
-    assert!(kills >= 3, "only {kills} kills landed");
+    // Every planned kill landed (a run that ended first fails above).
+    println!("{} kills, epochs done after each: {done:?}", done.len());
+    assert!(done[plan.len() - 1] >= 2, "{done:?}");
+    // What is left of the run, resumed once more without interruption.
+    assert!(train(&killed).arg("--resume").status().unwrap().success());
     assert_eq!(history(&whole), history(&killed));
     for file in ["model.safetensors", "optimizer.bin"] {
         assert!(
@@ -162,11 +214,24 @@ fn a_named_data_folder_without_cifar10_is_refused() {
 }
 
 #[test]
-fn cuda_without_the_feature_is_a_one_line_error() {
+fn the_cuda_device_is_a_one_line_error_without_the_feature_and_accepted_with_it() {
+    // `evaluate` checks the device before it reads the checkpoint: a build without `cuda`
+    // refuses the device, one with it goes on to the missing checkpoint (no GPU touched).
+    let missing = tmp_dir("no-checkpoint");
+    let err = one_line_error(
+        Command::new(BIN)
+            .args(["evaluate", "--device", "cuda", "--checkpoint"])
+            .arg(&missing),
+    );
+    let names_missing = err.contains(&*missing.to_string_lossy());
     if cfg!(feature = "cuda") {
-        return;
+        assert!(names_missing && !err.contains("--features cuda"), "{err}");
+        println!("built with `cuda`: `bench --device cuda` would run on the GPU, not checked");
+    } else {
+        assert!(err.contains("--features cuda") && !names_missing, "{err}");
+        let err = one_line_error(
+            Command::new(BIN).args(["bench", "--model", "cifar", "--device", "cuda"]),
+        );
+        assert!(err.contains("--features cuda"), "{err}");
     }
-    let err =
-        one_line_error(Command::new(BIN).args(["bench", "--model", "cifar", "--device", "cuda"]));
-    assert!(err.contains("--features cuda"), "{err}");
 }
