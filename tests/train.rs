@@ -19,9 +19,22 @@ fn tmp_dir(name: &str) -> PathBuf {
 
 type Update<'a, M> = Box<dyn FnMut(&mut M, &Gradients<f32, Cpu>) + 'a>;
 
+/// The small network the optimizer tests train.
+type Net = (Linear<6, 5>, ReLU, Linear<5, 3>);
+type NetOnCpu = <Net as BuildOnDevice<Cpu, f32>>::Built;
+
+/// Every parameter of `net` by name: both layers' weights and biases.
+fn params(net: &NetOnCpu) -> [(&'static str, Vec<f32>); 4] {
+    [
+        ("layer 1 weight", net.0.weight.as_vec()),
+        ("layer 1 bias", net.0.bias.as_vec()),
+        ("layer 2 weight", net.2.weight.as_vec()),
+        ("layer 2 bias", net.2.bias.as_vec()),
+    ]
+}
+
 /// Three updates of a small network with our optimizer and with dfdx's must agree.
 fn compare_with_dfdx(kind: OptimizerKind) {
-    type Net = (Linear<6, 5>, ReLU, Linear<5, 3>);
     let dev = Cpu::seed_from_u64(5);
     let mut ours = dev.build_module::<Net, f32>();
     let mut theirs = ours.clone();
@@ -58,11 +71,19 @@ fn compare_with_dfdx(kind: OptimizerKind) {
         let g2 = theirs.forward(x.leaky_trace()).square().sum().backward();
         opt.step(&mut ours, &g1).unwrap();
         reference(&mut theirs, &g2);
-        for (a, b) in ours.0.weight.as_vec().iter().zip(theirs.0.weight.as_vec()) {
-            assert!((a - b).abs() < 1e-5, "{kind:?} step {step}: {a} vs {b}");
-        }
-        for (a, b) in ours.2.bias.as_vec().iter().zip(theirs.2.bias.as_vec()) {
-            assert!((a - b).abs() < 1e-5, "{kind:?} step {step}: {a} vs {b}");
+        for (name, a, b) in params(&ours)
+            .into_iter()
+            .zip(params(&theirs))
+            .map(|((n, a), (_, b))| (n, a, b))
+        {
+            assert_eq!(a.len(), b.len(), "{kind:?} step {step}: {name}");
+            for (a, b) in a.iter().zip(&b) {
+                // Written so that a NaN on either side fails.
+                assert!(
+                    (a - b).abs() < 1e-5,
+                    "{kind:?} step {step}: {name}: {a} vs {b}"
+                );
+            }
         }
     }
 }
@@ -81,7 +102,6 @@ fn adam_matches_dfdx() {
 /// separate ops): the same weights and state to the bit, after fresh and restored state,
 /// and when a run switches from one to the other.
 fn update_equals_step(kind: OptimizerKind, weight_decay: f64) {
-    type Net = (Linear<6, 5>, ReLU, Linear<5, 3>);
     let dev = Cpu::seed_from_u64(6);
     let start = dev.build_module::<Net, f32>();
     let batches: Vec<Tensor<Rank2<4, 6>, f32, _>> = (0..6).map(|_| dev.sample_normal()).collect();
@@ -102,22 +122,20 @@ fn update_equals_step(kind: OptimizerKind, weight_decay: f64) {
                 opt.step(&mut net, &grads).unwrap();
             }
         }
-        let weights = [
-            net.0.weight.as_vec(),
-            net.0.bias.as_vec(),
-            net.2.weight.as_vec(),
-        ];
-        (weights, opt.state_to_host().unwrap())
+        (params(&net), opt.state_to_host().unwrap())
     };
     let by_step = run(&|_| false);
     let by_update = run(&|_| true);
     let mixed = run(&|i| i % 2 == 0);
+    // `assert_eq!` fails on a NaN anywhere (NaN != NaN).
     assert_eq!(by_update, by_step, "{kind:?}, weight decay {weight_decay}");
     assert_eq!(
         mixed, by_step,
         "{kind:?}, weight decay {weight_decay}, mixed"
     );
-    assert_ne!(by_step.0[0], start.0.weight.as_vec(), "the weights moved");
+    for ((name, moved), (_, before)) in by_step.0.iter().zip(params(&start)) {
+        assert_ne!(*moved, before, "{name} moved");
+    }
 }
 
 #[test]
