@@ -1,8 +1,10 @@
-//! The three models: parameter counts from the paper and DESIGN.md, shapes, and the
-//! difference between training and inference mode.
+//! The three models: their trainable parameter counts (the paper's layout, the `article`
+//! model as Keras counts it) and layer tables, a batch of any size, the difference between
+//! training and inference mode, learning a fixed batch, and a safetensors round trip.
 
 use alexnet_lab::model::{Article, Cifar, Paper};
 use alexnet_lab::prelude::*;
+use alexnet_lab::reference;
 
 #[test]
 fn trainable_parameter_counts_match_the_written_numbers() {
@@ -75,13 +77,33 @@ fn cifar_inference_is_deterministic_and_training_mode_is_not() {
 }
 
 #[test]
-fn article_forward_shapes() {
-    let dev = Cpu::default();
+fn article_infers_each_image_of_a_runtime_sized_batch_as_it_would_alone() {
+    // A batch whose size is known only at run time: inference treats its images
+    // independently, so each row of the logits is what that image gives on its own.
+    let dev = Cpu::seed_from_u64(3);
     let model = dev.build_module::<Article, f32>();
-    let x: Tensor<(usize, Const<3>, Const<227>, Const<227>), f32, _> =
-        dev.zeros_like(&(2, Const, Const, Const));
-    let y: Tensor<(usize, Const<10>), f32, _> = model.forward(x);
-    assert_eq!(y.shape().0, 2);
+    let x: Tensor<Rank4<2, 3, 227, 227>, f32, _> = dev.sample_normal();
+    let xv = x.as_vec();
+    let batch = |images: &[f32]| -> Vec<f32> {
+        let n = images.len() / (3 * 227 * 227);
+        let x: Tensor<(usize, Const<3>, Const<227>, Const<227>), f32, _> =
+            dev.tensor_from_vec(images.to_vec(), (n, Const, Const, Const));
+        let y: Tensor<(usize, Const<10>), f32, _> = model.forward(x);
+        assert_eq!(y.shape().0, n);
+        y.as_vec()
+    };
+    let both = batch(&xv);
+    let (first, second) = xv.split_at(xv.len() / 2);
+    let alone = [batch(first), batch(second)].concat();
+    assert!(both.iter().all(|v| v.is_finite()), "{both:?}");
+    let diff = reference::max_abs_diff(&both, &reference::to64(&alone));
+    let scale = alone.iter().fold(0.0f32, |m, v| m.max(v.abs())) as f64;
+    assert!(
+        diff <= 1e-5 * scale,
+        "{diff:e} of {scale:e}: {both:?} against {alone:?}"
+    );
+    // Two different images give different logits: the model reads its input.
+    assert_ne!(both[..10], both[10..]);
 }
 
 #[test]
@@ -151,7 +173,51 @@ fn safetensors_round_trip_keeps_every_parameter_and_running_statistic() {
         loaded.forward(x.clone()).as_vec(),
         model.forward(x).as_vec()
     );
-    // The grouped weight keeps its [out, in / groups, k, k] shape in the file.
+}
+
+#[test]
+fn a_grouped_convolution_keeps_its_per_group_weight_layout_in_the_file() {
+    // 4 input channels in 2 groups: each of the 6 filters sees 2 channels, and the file
+    // stores the weight as [out, in / groups, k, k], the layout the plain loops read.
+    let dev = Cpu::seed_from_u64(5);
     let conv = dev.build_module::<builders::Conv2D<4, 6, 5, 1, 2, 9, 2>, f32>();
-    assert_eq!(conv.weight.shape().concrete(), [6, 2, 5, 5]);
+    let path = std::env::temp_dir().join(format!(
+        "alexnet-lab-test-grouped-{}.safetensors",
+        std::process::id()
+    ));
+    conv.save_safetensors(&path).unwrap();
+    let bytes = std::fs::read(&path).unwrap();
+    // A safetensors file: an 8-byte little-endian header length, then the JSON header.
+    let len = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+    let header: serde_json::Value = serde_json::from_slice(&bytes[8..8 + len]).unwrap();
+    assert_eq!(
+        header["weight"]["shape"],
+        serde_json::json!([6, 2, 5, 5]),
+        "{header}"
+    );
+    assert_eq!(header["bias"]["shape"], serde_json::json!([6]), "{header}");
+
+    let mut loaded = dev.build_module::<builders::Conv2D<4, 6, 5, 1, 2, 9, 2>, f32>();
+    loaded.load_safetensors(&path).unwrap();
+    std::fs::remove_file(&path).unwrap();
+    let x: Tensor<Rank4<2, 4, 9, 9>, f32, _> = dev.sample_normal();
+    let got = loaded.forward(x.clone()).as_vec();
+    let s = reference::Conv {
+        b: 2,
+        c: 4,
+        o: 6,
+        k: 5,
+        s: 1,
+        p: 2,
+        g: 2,
+        h: 9,
+        os: 9,
+    };
+    let want = reference::conv_forward(
+        s,
+        &reference::to64(&x.as_vec()),
+        &reference::to64(&conv.weight.as_vec()),
+        &reference::to64(&conv.bias.as_vec()),
+    );
+    reference::assert_close("grouped convolution from the file", &got, &want, 1e-5);
 }
