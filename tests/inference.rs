@@ -1,11 +1,13 @@
 //! The fused inference paths against the unfused layers and naive loops: the convolution
 //! blocks that fold batch norm and ReLU into the convolution's output (both models' orders,
-//! both convolution kernels), the whole `cifar` model against the plain tuple of its layers
+//! both convolution kernels, each case asserting which kernel the layers choose for it), the whole `cifar` model against the plain tuple of its layers
 //! (same checkpoint), and max pooling's vectorised rows against a naive scan with ties and
 //! NaNs.
 
 mod reference;
 
+use alexnet_lab::layers::cpu::winograd;
+use alexnet_lab::layers::spec::ConvSpec;
 use alexnet_lab::layers::{self, builders};
 use alexnet_lab::model::{ConvBnRelu, ConvReluBn};
 use alexnet_lab::prelude::*;
@@ -53,61 +55,109 @@ fn naive_conv_relu_bn<
         .collect()
 }
 
+/// Fused and unfused agree within `1e-6 * (1 + |unfused|)` everywhere (the same operations,
+/// the epilogue's rounded once instead of twice), and both are finite.
 fn assert_same(what: &str, got: &[f32], want: &[f32]) {
     assert_eq!(got.len(), want.len(), "{what}: length");
     for (i, (g, w)) in got.iter().zip(want).enumerate() {
         assert!(
-            g.to_bits() == w.to_bits() || (g - w).abs() <= 1e-6 * (1.0 + w.abs()),
+            g.is_finite() && w.is_finite() && (g - w).abs() <= 1e-6 * (1.0 + w.abs()),
             "{what}[{i}]: fused {g}, unfused {w}"
         );
     }
 }
 
-#[test]
-fn cifar_block_folds_batch_norm_and_relu_exactly_on_both_kernels_of_its_size() {
-    // 3x3 stride 1 from 16 channels takes the Winograd kernel; an odd size leaves partial
-    // tiles.
-    let dev = Cpu::seed_from_u64(1);
-    let mut block = dev.build_module::<ConvBnRelu<16, 7, 9>, f32>();
-    randomise_bn(&mut block.1, 2);
-    let x: Tensor<Rank4<3, 16, 9, 9>, f32, _> = dev.sample_normal();
-    let fused = block.forward(x.clone()).as_vec();
-    let unfused = block.1.forward(block.0.forward(x.clone())).relu().as_vec();
-    assert_same("cifar block", &fused, &unfused);
-
-    let s = Conv {
-        b: 3,
-        c: 16,
-        o: 7,
-        k: 3,
-        s: 1,
-        p: 1,
-        g: 1,
-        h: 9,
-        os: 9,
-    };
-    let conv = conv_forward(
-        s,
-        &to64(&x.as_vec()),
-        &to64(&block.0.weight.as_vec()),
-        &to64(&block.0.bias.as_vec()),
-    );
-    let (a, c) = bn_affine64(&block.1);
-    let want: Vec<f64> = conv
-        .iter()
-        .enumerate()
-        .map(|(i, v)| (v * a[i / 81 % 7] + c[i / 81 % 7]).max(0.0))
-        .collect();
-    assert_close("cifar block vs naive", &fused, &want, 1e-4);
-    assert!(want.contains(&0.0) && want.iter().any(|&v| v > 0.0));
+/// Whether the layers run a square convolution of these sizes (`I` input channels, one
+/// group) on the Winograd kernel rather than im2col.
+fn takes_winograd(
+    i: usize,
+    o: usize,
+    k: usize,
+    stride: usize,
+    pad: usize,
+    side: usize,
+    os: usize,
+) -> bool {
+    winograd::applies(&ConvSpec {
+        batch: 2,
+        in_channels: i,
+        out_channels: o,
+        in_h: side,
+        in_w: side,
+        out_h: os,
+        out_w: os,
+        kernel: k,
+        stride,
+        pad,
+        groups: 1,
+    })
 }
+
+/// A `cifar` block (3x3 convolution, batch norm, ReLU) from `$i` channels on an odd 9x9
+/// map (partial Winograd tiles) against the separate layers and against naive loops, on
+/// the kernel `$winograd` says.
+macro_rules! cifar_case {
+    ($name:ident, $i:literal, winograd $winograd:literal) => {
+        #[test]
+        fn $name() {
+            assert_eq!(
+                takes_winograd($i, 7, 3, 1, 1, 9, 9),
+                $winograd,
+                "the kernel"
+            );
+            let dev = Cpu::seed_from_u64(1);
+            let mut block = dev.build_module::<ConvBnRelu<$i, 7, 9>, f32>();
+            randomise_bn(&mut block.1, 2);
+            let x: Tensor<Rank4<3, $i, 9, 9>, f32, _> = dev.sample_normal();
+            let fused = block.forward(x.clone()).as_vec();
+            let unfused = block.1.forward(block.0.forward(x.clone())).relu().as_vec();
+            assert_same("cifar block", &fused, &unfused);
+
+            let s = Conv {
+                b: 3,
+                c: $i,
+                o: 7,
+                k: 3,
+                s: 1,
+                p: 1,
+                g: 1,
+                h: 9,
+                os: 9,
+            };
+            let conv = conv_forward(
+                s,
+                &to64(&x.as_vec()),
+                &to64(&block.0.weight.as_vec()),
+                &to64(&block.0.bias.as_vec()),
+            );
+            let (a, c) = bn_affine64(&block.1);
+            let want: Vec<f64> = conv
+                .iter()
+                .enumerate()
+                .map(|(i, v)| (v * a[i / 81 % 7] + c[i / 81 % 7]).max(0.0))
+                .collect();
+            assert_close("cifar block vs naive", &fused, &want, 1e-4);
+            assert!(want.contains(&0.0) && want.iter().any(|&v| v > 0.0));
+        }
+    };
+}
+
+// The `cifar` block folds batch norm and ReLU within 1e-6 of the separate layers on both
+// convolution kernels: from 3 channels (its first layer's) on im2col, from 16 on Winograd.
+cifar_case!(cifar_block_folds_batch_norm_and_relu_on_im2col, 3, winograd false);
+cifar_case!(cifar_block_folds_batch_norm_and_relu_on_winograd, 16, winograd true);
 
 /// An `article` block (convolution, ReLU, batch norm, `NEXT`) against the separate layers
 /// and against naive loops.
 macro_rules! article_case {
-    ($name:ident, $i:literal, $o:literal, $k:literal, $st:literal, $p:literal, $h:literal, $os:literal, pool $pk:literal $ps:literal $pos:literal) => {
+    ($name:ident, $i:literal, $o:literal, $k:literal, $st:literal, $p:literal, $h:literal, $os:literal, winograd $w:literal, pool $pk:literal $ps:literal $pos:literal) => {
         #[test]
         fn $name() {
+            assert_eq!(
+                takes_winograd($i, $o, $k, $st, $p, $h, $os),
+                $w,
+                "the kernel"
+            );
             let dev = Cpu::seed_from_u64(3);
             let mut block = dev.build_module::<ConvReluBn<
                 $i,
@@ -130,9 +180,14 @@ macro_rules! article_case {
             assert_close("article block vs naive", &fused, &want, 1e-4);
         }
     };
-    ($name:ident, $i:literal, $o:literal, $k:literal, $st:literal, $p:literal, $h:literal, $os:literal) => {
+    ($name:ident, $i:literal, $o:literal, $k:literal, $st:literal, $p:literal, $h:literal, $os:literal, winograd $w:literal) => {
         #[test]
         fn $name() {
+            assert_eq!(
+                takes_winograd($i, $o, $k, $st, $p, $h, $os),
+                $w,
+                "the kernel"
+            );
             let dev = Cpu::seed_from_u64(5);
             let mut block = dev.build_module::<ConvReluBn<$i, $o, $k, $st, $p, $os>, f32>();
             randomise_bn(&mut block.2, 6);
@@ -148,10 +203,10 @@ macro_rules! article_case {
 }
 
 // im2col kernel: the first layer's 11x11 stride 4, the second's 5x5 pad 2, each with its pool.
-article_case!(article_block_11x11_stride_4_then_pool, 3, 6, 11, 4, 0, 27, 5, pool 3 2 2);
-article_case!(article_block_5x5_pad_2_then_pool, 4, 6, 5, 1, 2, 9, 9, pool 3 2 4);
+article_case!(article_block_11x11_stride_4_then_pool, 3, 6, 11, 4, 0, 27, 5, winograd false, pool 3 2 2);
+article_case!(article_block_5x5_pad_2_then_pool, 4, 6, 5, 1, 2, 9, 9, winograd false, pool 3 2 4);
 // Winograd kernel: the 3x3 layers on an odd 13x13 map, without a pool.
-article_case!(article_block_3x3_on_13x13, 16, 8, 3, 1, 1, 13, 13);
+article_case!(article_block_3x3_on_13x13, 16, 8, 3, 1, 1, 13, 13, winograd true);
 
 /// The `cifar` model as the plain tuple of its layers, as it was written before its
 /// convolution blocks fused inference.

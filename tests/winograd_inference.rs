@@ -10,6 +10,7 @@
 mod reference;
 
 use alexnet_lab::layers::builders;
+use alexnet_lab::layers::cpu::conv;
 use alexnet_lab::layers::cpu::winograd::{self, correlate_1d_4x3};
 use alexnet_lab::layers::spec::{ConvSpec, Epilogue};
 use alexnet_lab::model::{ConvBnRelu, ConvReluBn};
@@ -94,13 +95,14 @@ impl Case {
     }
 }
 
-/// The largest `|got - want| / (1 + |want|)`: what [`TOL`] bounds.
+/// The largest `|got - want| / (1 + |want|)`: what [`TOL`] bounds; NaN when any entry is
+/// NaN (`f64::max` would skip it).
 fn rel_err(got: &[f32], want: &[f64]) -> f64 {
     assert_eq!(got.len(), want.len());
     got.iter()
         .zip(want)
         .map(|(&g, &w)| (f64::from(g) - w).abs() / (1.0 + w.abs()))
-        .fold(0.0, f64::max)
+        .fold(0.0, |m, e| if e.is_nan() || e > m { e } else { m })
 }
 
 /// `epilogue` applied in `f64` to the convolution `y` of `o` channels of `plane` values.
@@ -119,11 +121,12 @@ fn apply64(epilogue: &Epilogue, o: usize, plane: usize, y: &[f64]) -> Vec<f64> {
 
 /// Runs `case` by `winograd::forward` for inference (F(4x4, 3x3)) and, on the same numbers,
 /// for training (F(2x2, 3x3)), with inputs from a standard normal and weights and bias as
-/// `Conv2D` initialises them (uniform in `±1 / sqrt(fan_in)`); checks the first against the
+/// `Conv2D` initialises them (uniform in `±1 / sqrt(fan_in)`); checks both against the
 /// naive loops and returns both errors ([`rel_err`]).
 fn check(case: Case, epilogue: &Epilogue, seed: u64) -> (f64, f64) {
     let (s, r) = (case.spec(), case.reference());
-    // A shape the kernel computes (`Conv2D` sends it there from 16 input channels).
+    // A shape the kernel computes, whatever its channels (called directly here; the layers
+    // send it there from `winograd::MIN_CHANNELS_3X3` input channels).
     assert!(winograd::fits(&s) && s.kernel == 3);
     let mut rng = StdRng::seed_from_u64(seed);
     let x: Vec<f32> = (0..s.batch * s.in_channels * s.in_h * s.in_w)
@@ -148,6 +151,12 @@ fn check(case: Case, epilogue: &Epilogue, seed: u64) -> (f64, f64) {
         name(epilogue)
     );
     assert_close(&format!("{case:?} {}", name(epilogue)), &f43, &want, TOL);
+    assert_close(
+        &format!("{case:?} {}, F(2x2)", name(epilogue)),
+        &f23,
+        &want,
+        TOL,
+    );
     (e43, e23)
 }
 
@@ -268,6 +277,24 @@ fn f43_matches_naive_loops_with_partial_tiles_paddings_blocks_chunks_and_epilogu
     }
 }
 
+/// Asserts that the layer sent `case` to the Winograd kernel, as these tests mean it to
+/// (from `winograd::MIN_CHANNELS_3X3` input channels): the layers' test (`applies`) says so,
+/// and the layer's output `got` is bit for bit `winograd::forward`'s for inference and not
+/// im2col's, which rounds differently.
+fn assert_ran_winograd(case: Case, got: &[f32], x: &[f32], w: &[f32], b: &[f32]) {
+    let spec = case.spec();
+    assert!(
+        winograd::applies(&spec),
+        "{case:?}: below winograd::MIN_CHANNELS_3X3 = {}, the layer takes im2col",
+        winograd::MIN_CHANNELS_3X3
+    );
+    let bits = |v: &[f32]| v.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+    let direct = winograd::forward(&spec, x, w, b, &Epilogue::Identity, false).0;
+    let im2col = conv::forward(&spec, x, w, b, &Epilogue::Identity);
+    assert_eq!(bits(got), bits(&direct), "{case:?}: not Winograd's output");
+    assert_ne!(bits(got), bits(&im2col), "{case:?}: im2col's output");
+}
+
 /// `case`'s input, weights and bias through a `Conv2D` (the layer builds with random
 /// weights), as its inference forward pass computes them, against the naive loops; and
 /// the same bit for bit as `winograd::forward` for inference.
@@ -289,12 +316,7 @@ macro_rules! layer_case {
             let got = conv.forward(x).as_vec();
             let want = conv_forward(case.reference(), &to64(&xv), &to64(&wv), &to64(&bv));
             assert_close("Conv2D inference", &got, &want, TOL);
-            let direct =
-                winograd::forward(&case.spec(), &xv, &wv, &bv, &Epilogue::Identity, false).0;
-            assert!(got
-                .iter()
-                .zip(&direct)
-                .all(|(a, b)| a.to_bits() == b.to_bits()));
+            assert_ran_winograd(case, &got, &xv, &wv, &bv);
         }
     };
 }
