@@ -3,7 +3,7 @@
 use alexnet_lab::data::synthetic;
 use alexnet_lab::plot::{self, Figure};
 use alexnet_lab::train::{EpochStats, History};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 fn decode(png_bytes: &[u8]) -> (u32, u32, Vec<u8>) {
     let decoder = png::Decoder::new(png_bytes);
@@ -180,28 +180,44 @@ fn top_k_shows_the_most_probable_classes_first() {
     assert_eq!(top, same, "top_k is the bar chart of the sorted top 3");
 }
 
+/// The shortest of three timings of `f` (a shared machine's scheduling only ever adds time).
+fn best_of_three(mut f: impl FnMut()) -> Duration {
+    (0..3)
+        .map(|_| {
+            let start = Instant::now();
+            f();
+            start.elapsed()
+        })
+        .min()
+        .unwrap()
+}
+
 #[test]
 fn big_grids_render_well_under_a_second() {
+    // Where a learner draws them (the CLI, the notebooks' kernel) the crate is optimised, as
+    // in `cargo test --release`: well under a second each (12 ms and 41 ms measured on 2
+    // cores). A debug build of the tests compiles the crate at opt-level 1 (its
+    // dependencies at 3) with overflow checks, and is allowed four times the time.
+    let limit = if cfg!(debug_assertions) { 4.0 } else { 1.0 };
     let data = synthetic::generate(8, 1, 2);
     let maps: Vec<f32> = (0..256 * 8 * 8).map(|i| (i as f32 * 0.37).sin()).collect();
-    let start = Instant::now();
-    plot::image_grid(&data.train, &data.classes, 8)
-        .unwrap()
-        .png()
-        .unwrap();
-    let grid = start.elapsed();
-    let start = Instant::now();
-    plot::feature_maps(&maps, (256, 8, 8), "256 maps")
-        .unwrap()
-        .png()
-        .unwrap();
-    let fmaps = start.elapsed();
-    if cfg!(not(debug_assertions)) {
-        assert!(
-            grid.as_secs_f64() < 1.0 && fmaps.as_secs_f64() < 1.0,
-            "grid {grid:?}, maps {fmaps:?}"
-        );
-    }
+    let grid = best_of_three(|| {
+        plot::image_grid(&data.train, &data.classes, 8)
+            .unwrap()
+            .png()
+            .unwrap();
+    });
+    let fmaps = best_of_three(|| {
+        plot::feature_maps(&maps, (256, 8, 8), "256 maps")
+            .unwrap()
+            .png()
+            .unwrap();
+    });
+    println!("grid {grid:?}, maps {fmaps:?} (limit {limit} s)");
+    assert!(
+        grid.as_secs_f64() < limit && fmaps.as_secs_f64() < limit,
+        "grid {grid:?}, maps {fmaps:?}, limit {limit} s"
+    );
 }
 
 #[test]
