@@ -56,17 +56,17 @@ pub fn load(kind: DatasetKind, dir: &Path, per_class: usize, seed: u64) -> Resul
     }
 }
 
-/// The best data in `dir`: CIFAR-10 if it is there, else Fashion-MNIST, else the synthetic
-/// set (`per_class` training images per class, seeded). [`Dataset::source`] says which.
+/// The best data in `dir`, at the size a lesson asks for: CIFAR-10 if it is there, else
+/// Fashion-MNIST, else the synthetic set; `per_class` training images of each class and a
+/// fifth of that (at least one) for testing, whichever set it is (the first ones of a real
+/// set; the synthetic set drawn from `seed`). [`Dataset::source`] says which.
 ///
 /// # Errors
 /// Files that are there but damaged: those are never silently replaced.
 pub fn load_or_synthetic(dir: &Path, per_class: usize, seed: u64) -> Result<Dataset> {
-    let best = present(dir)
-        .first()
-        .copied()
-        .unwrap_or(DatasetKind::Synthetic);
-    load(best, dir, per_class, seed)
+    let best = present(dir).first().copied().unwrap_or(DatasetKind::Synthetic);
+    let test = (per_class / 5).max(1);
+    Ok(load(best, dir, per_class, seed)?.per_class(per_class, test))
 }
 
 /// The variable that names the data folder when no folder is given explicitly.
