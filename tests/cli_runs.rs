@@ -196,7 +196,7 @@ fn a_named_data_folder_without_cifar10_is_refused() {
             .arg(&out),
     );
     assert!(
-        err.contains(&*empty.to_string_lossy()) && err.contains("holds no CIFAR-10"),
+        err.contains(&*empty.to_string_lossy()) && err.contains("holds neither CIFAR-10"),
         "{err}"
     );
     let err = one_line_error(
@@ -206,7 +206,7 @@ fn a_named_data_folder_without_cifar10_is_refused() {
             .env("ALEXNET_LAB_DATA", "/nonexistent/cifar"),
     );
     assert!(
-        err.contains("/nonexistent/cifar") && err.contains("holds no CIFAR-10"),
+        err.contains("/nonexistent/cifar") && err.contains("holds neither CIFAR-10"),
         "{err}"
     );
     assert!(!out.exists(), "nothing was trained");
