@@ -64,7 +64,10 @@ pub fn load(kind: DatasetKind, dir: &Path, per_class: usize, seed: u64) -> Resul
 /// # Errors
 /// Files that are there but damaged: those are never silently replaced.
 pub fn load_or_synthetic(dir: &Path, per_class: usize, seed: u64) -> Result<Dataset> {
-    let best = present(dir).first().copied().unwrap_or(DatasetKind::Synthetic);
+    let best = present(dir)
+        .first()
+        .copied()
+        .unwrap_or(DatasetKind::Synthetic);
     let test = (per_class / 5).max(1);
     Ok(load(best, dir, per_class, seed)?.per_class(per_class, test))
 }
