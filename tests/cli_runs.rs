@@ -1,8 +1,9 @@
 //! The `alexnet` tool as a user runs it: a training run killed with SIGKILL seven times at
 //! random moments (before the first checkpoint, mid-epoch, while a checkpoint is being
 //! written, just after one commits) and resumed each time ends exactly where an
-//! uninterrupted run does; named data folders without CIFAR-10 and a device the build lacks
-//! are one-line errors.
+//! uninterrupted run does; a run on Fashion-MNIST evaluated on the set it learned; named data
+//! folders without data, a checkpoint scored on another set's classes and a device the build
+//! lacks are one-line errors.
 
 use alexnet_lab::train::checkpoint;
 use rand::{rngs::StdRng, Rng, SeedableRng};
@@ -211,6 +212,79 @@ fn a_named_data_folder_without_cifar10_is_refused() {
     );
     assert!(!out.exists(), "nothing was trained");
     let _ = std::fs::remove_dir_all(empty);
+}
+
+#[test]
+fn a_fashion_mnist_run_is_evaluated_on_the_set_it_learned() {
+    use alexnet_lab::data::fashion_mnist::{self, GreySplit, GREY_PIXELS};
+    let data = tmp_dir("fashion-data");
+    // 4 photos of each class to train on, 1 to test; photo i is class i % 10 and carries a
+    // bright bar whose row is its class.
+    let split = |n: usize| {
+        let mut s = GreySplit::default();
+        for i in 0..n {
+            let mut photo = [0u8; GREY_PIXELS];
+            photo[(2 + 2 * (i % 10)) * 28..(3 + 2 * (i % 10)) * 28].fill(200);
+            s.grey.extend_from_slice(&photo);
+            s.labels.push((i % 10) as u8);
+        }
+        s
+    };
+    fashion_mnist::write_files(&data.join(fashion_mnist::FOLDER), &split(40), &split(10)).unwrap();
+    let run = tmp_dir("fashion-run");
+    let out = Command::new(BIN)
+        .args([
+            "train",
+            "--epochs",
+            "1",
+            "--batch-size",
+            "8",
+            "--val-size",
+            "10",
+        ])
+        .arg("--data-dir")
+        .arg(&data)
+        .arg("--out")
+        .arg(&run)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains("on Fashion-MNIST from")
+            && text.contains("(30 train / 10 validation / 10 test images)"),
+        "{text}"
+    );
+    // Without --dataset, evaluate takes the set the checkpoint learned (its classes say so).
+    let checkpoint = run.join("model.safetensors");
+    let out = Command::new(BIN)
+        .args(["evaluate", "--checkpoint"])
+        .arg(&checkpoint)
+        .arg("--data-dir")
+        .arg(&data)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && text.contains("10 test images") && text.contains("ankle boot"),
+        "{text}"
+    );
+    // Asked to score it on the synthetic shapes, it refuses in one line.
+    let err = one_line_error(
+        Command::new(BIN)
+            .args(["evaluate", "--dataset", "synthetic", "--checkpoint"])
+            .arg(&checkpoint),
+    );
+    assert!(
+        err.contains("trained on the classes") && err.contains("--dataset"),
+        "{err}"
+    );
+    let _ = std::fs::remove_dir_all(data);
+    let _ = std::fs::remove_dir_all(run);
 }
 
 #[test]

@@ -1,5 +1,6 @@
 //! The README against the files it speaks of: the figures' provenance line as the gallery
-//! wrote it, and the course map against the notebooks on disk.
+//! wrote it, a training run's lines as the tool printed them, and the course map against the
+//! notebooks on disk.
 
 use std::path::Path;
 
@@ -28,6 +29,34 @@ fn the_readme_quotes_what_make_figures_wrote() {
     assert!(
         readme.contains(&gallery),
         "README.md does not quote assets/figures/gallery.txt as it is; after `make figures`, copy its line into the README:\n{gallery}"
+    );
+}
+
+#[test]
+fn the_readme_quotes_the_fashion_mnist_run_as_the_tool_printed_it() {
+    let readme = read("README.md");
+    let report = read("assets/reports/fashion-mnist-9k.txt");
+    let printed: Vec<&str> = report
+        .lines()
+        .filter(|l| {
+            l.starts_with("training ") || l.starts_with("epoch ") || l.starts_with("test accuracy")
+        })
+        .collect();
+    assert_eq!(
+        printed.len(),
+        6,
+        "the report holds the run's start, 4 epochs and its test line"
+    );
+    for line in printed {
+        assert!(
+            readme.contains(line),
+            "README.md lacks this line of assets/reports/fashion-mnist-9k.txt:\n{line}"
+        );
+    }
+    let command = report.lines().next().unwrap().trim_start_matches("# ");
+    assert!(
+        readme.contains(command),
+        "README.md lacks the command: {command}"
     );
 }
 
