@@ -221,8 +221,10 @@ fn an_archive_put_in_place_by_hand_is_verified_and_used_offline() {
 }
 
 /// A small Fashion-MNIST in its four gzipped files (40 training, 10 test photos, photo `i`
-/// of class `i % 10`, with a marked pixel), as (name, bytes, MD5).
-fn fashion_files() -> Vec<(String, Vec<u8>, String)> {
+/// of class `i % 10`, with a marked pixel): what to serve (name, bytes) and the checksums
+/// (name, MD5).
+#[allow(clippy::type_complexity)]
+fn fashion_files() -> (Vec<(String, Vec<u8>)>, Vec<(String, String)>) {
     let split = |n: usize| {
         let mut s = GreySplit::default();
         for i in 0..n {
@@ -235,29 +237,20 @@ fn fashion_files() -> Vec<(String, Vec<u8>, String)> {
     };
     let staging = tmp_dir("fashion-staging");
     fashion_mnist::write_files(&staging, &split(40), &split(10)).unwrap();
-    let files = fashion_mnist::FILES
-        .iter()
-        .map(|(name, _)| {
-            let bytes = std::fs::read(staging.join(name)).unwrap();
-            let md5 = md5_hex(&bytes);
-            (name.to_string(), bytes, md5)
-        })
-        .collect();
+    let (mut served, mut sums) = (Vec::new(), Vec::new());
+    for (name, _) in fashion_mnist::FILES {
+        let bytes = std::fs::read(staging.join(name)).unwrap();
+        sums.push((name.to_string(), md5_hex(&bytes)));
+        served.push((name.to_string(), bytes));
+    }
     std::fs::remove_dir_all(staging).unwrap();
-    files
+    (served, sums)
 }
 
 #[test]
 fn fashion_mnist_is_fetched_file_by_file_verified_and_not_fetched_twice() {
-    let files = fashion_files();
-    let served = files
-        .iter()
-        .map(|(n, b, _)| (n.clone(), b.clone()))
-        .collect();
-    let sums: Vec<(&str, &str)> = files
-        .iter()
-        .map(|(n, _, m)| (n.as_str(), m.as_str()))
-        .collect();
+    let (served, sums) = fashion_files();
+    let sums: Vec<(&str, &str)> = sums.iter().map(|(n, m)| (n.as_str(), m.as_str())).collect();
     let (base, hits) = serve_files(served, Serve::Whole, 8);
     let dir = tmp_dir("fashion-good");
     let fetched = download_fashion_mnist_from(&base, &sums, &dir, &mut |_, _| {}).unwrap();
@@ -283,15 +276,8 @@ fn fashion_mnist_is_fetched_file_by_file_verified_and_not_fetched_twice() {
 
 #[test]
 fn a_bad_fashion_mnist_download_leaves_nothing_and_says_what_to_do() {
-    let files = fashion_files();
-    let served: Vec<(String, Vec<u8>)> = files
-        .iter()
-        .map(|(n, b, _)| (n.clone(), b.clone()))
-        .collect();
-    let sums: Vec<(&str, &str)> = files
-        .iter()
-        .map(|(n, _, m)| (n.as_str(), m.as_str()))
-        .collect();
+    let (served, sums) = fashion_files();
+    let sums: Vec<(&str, &str)> = sums.iter().map(|(n, m)| (n.as_str(), m.as_str())).collect();
     // Truncated: the first file stops half-way.
     let (base, _) = serve_files(served.clone(), Serve::Truncated, 1);
     let dir = tmp_dir("fashion-truncated");

