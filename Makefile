@@ -32,8 +32,8 @@ summary: build
 bench: build
 	./target/release/alexnet bench --model cifar --batch-size 64 --steps 20
 
-## Regenerate the course figures the README shows (assets/figures/*.png) from a network
-## trained briefly on the synthetic set.
+## Regenerate the course figures the README shows (assets/figures/*.png and gallery.txt) from a
+## network trained briefly on the best data in data/ (CIFAR-10, Fashion-MNIST, else synthetic).
 figures:
 	cargo run --release --example gallery -- assets/figures
 
