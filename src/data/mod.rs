@@ -131,7 +131,7 @@ pub fn load_dataset(
         dir.display()
     );
     Ok((
-        synthetic::generate(per_class, (per_class / 5).max(1), seed),
+        load(DatasetKind::Synthetic, &dir, per_class, seed)?,
         Some(note),
     ))
 }
