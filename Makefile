@@ -1,5 +1,5 @@
 # alexnet-lab: the commands the README names.
-.PHONY: course setup test html build summary bench figures compare
+.PHONY: course setup test html build summary bench figures compare gpu-bundle
 
 ## Set everything up (idempotent) and open the course in JupyterLab. Run as root (a
 ## container, a cloud notebook), JupyterLab refuses to start without --allow-root: it is
@@ -41,3 +41,9 @@ figures:
 ## run makes the peers' venv, .venv-peers, about 7 GB).
 compare:
 	python3 bench/compare.py --rounds 3
+
+## The CUDA build for a GPU machine without Rust: the CLI, the GPU check, cuda_fit and the
+## device-generic tests, built here with CUDA 13.0 from pinned wheels, stripped and checked, in
+## .gpu/bundle. Carry that folder and run `scripts/gpu_run.sh OUTDIR` there.
+gpu-bundle:
+	bash scripts/gpu_bundle.sh

@@ -8,6 +8,9 @@
 Prints `train: X img/s` and `infer: Y img/s` like `alexnet bench` (`bench/compare.py` reads
 them), then the framework's version and the trainable parameter count.
 
+`--device cuda` runs on an NVIDIA GPU; each timed step ends when its result is on the host,
+as the crate's do.
+
 Timing, as in the crate's `src/bench.rs`: random images in [0, 1) and fixed labels
 (image i is class 7i mod 10); 3 warm-up training steps, then `--steps` training steps, each
 timed alone (forward in training mode, softmax cross-entropy on the logits, backward, SGD
@@ -73,24 +76,31 @@ def main():
     ap.add_argument("--model", choices=["cifar", "article"], default="cifar")
     ap.add_argument("--batch-size", type=positive, default=64)
     ap.add_argument("--steps", type=positive, default=20)
+    ap.add_argument("--device", choices=["cpu", "cuda"], default="cpu",
+                    help="cuda: an NVIDIA GPU, as `alexnet bench --device cuda`")
     a = ap.parse_args()
+    if a.device == "cuda" and not torch.cuda.is_available():
+        sys.exit("torch_alexnet: --device cuda, but this PyTorch sees no GPU "
+                 f"(torch {torch.__version__}); use --device cpu")
+    dev = torch.device(a.device)
     torch.set_num_threads(os.cpu_count() or 1)
     torch.manual_seed(0)
     b = a.batch_size
     print(f"bench {a.model}: batch size {b}, {a.steps} timed steps, {torch.get_num_threads()} "
-          f"threads, torch {torch.__version__}", flush=True)
+          f"threads, torch {torch.__version__}, on the {a.device}", flush=True)
     net, shape = build(a.model)
+    net = net.to(dev)
     opt = torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.9)
     loss_fn = nn.CrossEntropyLoss()
-    x = torch.rand(b, *shape)
-    y = (torch.arange(b) * 7) % CLASSES
+    x = torch.rand(b, *shape).to(dev)
+    y = ((torch.arange(b) * 7) % CLASSES).to(dev)
 
     def train_step():
         loss = loss_fn(net(x), y)
         loss.backward()
         opt.step()
         opt.zero_grad()
-        return loss.item()
+        return loss.item()  # on a GPU, waits for the step's work to finish
 
     net.train()
     train = []
@@ -105,7 +115,7 @@ def main():
     with torch.inference_mode():
         for step in range(WARMUP_STEPS + a.steps):
             start = time.perf_counter()
-            net(x).numpy()
+            net(x).cpu().numpy()  # on a GPU, waits for its work as the crate does
             if step >= WARMUP_STEPS:
                 infer.append(time.perf_counter() - start)
 

@@ -23,14 +23,16 @@ struct Check {
 }
 
 impl Check {
-    /// `got` (GPU) against `want` (CPU): largest difference over the largest value.
+    /// `got` (GPU) against `want` (CPU): largest difference over the largest value. A NaN or
+    /// infinity on either side fails (`f32::max` would skip a NaN), as do unequal lengths.
     fn close(&mut self, what: &str, got: &[f32], want: &[f32], tol: f32) {
+        let finite = got.iter().chain(want).all(|v| v.is_finite());
         let diff = got
             .iter()
             .zip(want)
             .fold(0.0f32, |m, (a, b)| m.max((a - b).abs()));
         let scale = want.iter().fold(1e-6f32, |m, b| m.max(b.abs()));
-        let ok = got.len() == want.len() && diff <= tol * scale;
+        let ok = finite && !got.is_empty() && got.len() == want.len() && diff <= tol * scale;
         println!(
             "{} {what}: relative difference {:.2e}",
             if ok { "ok  " } else { "FAIL" },
