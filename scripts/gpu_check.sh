@@ -12,8 +12,11 @@
 # - include/cuda.h under $CUDA_ROOT, $CUDA_PATH, $CUDA_TOOLKIT_ROOT_DIR, /usr,
 #   /usr/local/cuda or /opt/cuda, and the shared libraries libcuda, libcublas, libcublasLt,
 #   libnvrtc and libcurand, which cudarc links at build time.
-# cudarc 0.9.15's bindings were generated from CUDA 11.8's headers (CUDA_VERSION 11080): CUDA
-# 11.x is what they were written for; a 12.x toolkit links the same libraries but is untried.
+# cudarc 0.9.15's bindings were generated from CUDA 11.8's headers; CUDA 13.0's libraries and
+# nvcc work with them on an H200 (the bundle of scripts/gpu_bundle.sh is built that way). With
+# nvcc 12.2 or later, dfdx 0.13's kernels compile for compute capability 8.0 and up only (below
+# that they define `__hmax_nan`, which newer cuda_fp16.h defines too). A machine with a GPU but
+# no Rust or toolkit: scripts/gpu_bundle.sh builds elsewhere, scripts/gpu_run.sh runs there.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 

@@ -88,3 +88,101 @@ fn the_course_map_lists_every_lesson_and_no_other() {
         "a course map row for a lesson that is not there"
     );
 }
+
+/// `1234.5` as the README writes it: rounded, thousands separated by commas.
+fn thousands(v: f64) -> String {
+    let digits = format!("{:.0}", v);
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// `train: 5327.1 img/s infer: 17409.1 img/s` as the two numbers.
+fn train_infer(text: &str) -> (f64, f64) {
+    let n: Vec<f64> = text
+        .split_whitespace()
+        .filter_map(|w| w.parse().ok())
+        .collect();
+    assert_eq!(n.len(), 2, "not a bench line: {text}");
+    (n[0], n[1])
+}
+
+#[test]
+fn the_readme_quotes_the_gpu_run_as_gpu_run_wrote_it() {
+    let readme = read("README.md");
+    let report = read("assets/reports/gpu-run.txt");
+    let after = readme
+        .split_once("(assets/reports/gpu-run.txt):")
+        .expect("the README's GPU status links assets/reports/gpu-run.txt before its quote")
+        .1;
+    let block = after
+        .split("```")
+        .nth(1)
+        .expect("a quoted block after the link");
+    let quoted: Vec<&str> = block.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert!(quoted.len() >= 5, "{quoted:?}");
+    for line in &quoted {
+        assert!(
+            report.lines().any(|r| r == *line),
+            "the README quotes a line assets/reports/gpu-run.txt does not hold:\n{line}"
+        );
+    }
+    let verdict = report.lines().last().unwrap();
+    assert!(
+        verdict.starts_with("gpu_run: ") && quoted.contains(&verdict),
+        "{verdict}"
+    );
+
+    // The date and the GPU as the run printed them.
+    let date = &report.lines().next().unwrap()["gpu_run: ".len()..][..10];
+    let gpu = report
+        .lines()
+        .find_map(|l| l.strip_prefix("GPU: "))
+        .expect("the report names the GPU");
+    let fields: Vec<&str> = gpu.split(", ").collect();
+    let status = readme.split_once("**GPU status").expect("a GPU status").1;
+    let status = &status[..status.find("## Performance").unwrap()];
+    for want in [date, fields[0], fields[2]] {
+        assert!(
+            status.contains(want),
+            "the GPU status lacks '{want}' ({gpu}, {date})"
+        );
+    }
+
+    // The table: each of the run's benchmark pairs as a row.
+    let mut rows = 0;
+    for line in report.lines() {
+        let Some(rest) = line.trim().strip_prefix("alexnet ") else {
+            continue;
+        };
+        let (what, figures) = rest.split_once(": ").unwrap();
+        let (model, batch) = what.split_once(" batch ").unwrap();
+        let ours = train_infer(figures);
+        let peer = report
+            .lines()
+            .find_map(|l| l.trim().strip_prefix(&format!("pytorch {what}: ")))
+            .unwrap_or_else(|| panic!("no PyTorch line for {what}"));
+        let theirs = train_infer(peer);
+        let row = format!(
+            "| {model} | {batch} | {} | {} | {} | {} |",
+            thousands(ours.0),
+            thousands(theirs.0),
+            thousands(ours.1),
+            thousands(theirs.1)
+        );
+        assert!(
+            status.contains(&row),
+            "the GPU table lacks this row of the run:\n{row}"
+        );
+        rows += 1;
+    }
+    assert_eq!(
+        rows, 4,
+        "the run benches cifar at 64 and 256, article at 32 and 128"
+    );
+}
