@@ -6,7 +6,8 @@
 
 use crate::{Error, Result};
 use dfdx::nn::tensor_collection::{
-    RecursiveWalker, TensorCollection, TensorOptions, TensorVisitor, ViewTensorName, ViewTensorRef,
+    RecursiveWalker, TensorCollection, TensorOptions, TensorVisitor, ViewTensorMut, ViewTensorName,
+    ViewTensorRef,
 };
 use dfdx::prelude::*;
 
@@ -85,6 +86,85 @@ fn walk<M: TensorCollection<f32, D>, D: Device<f32>>(
     })
     .map_err(|e| Error::Device(format!("reading the model's tensors: {e:?}")))?;
     Ok(visitor.out)
+}
+
+/// Sets every trainable tensor of `model`, in [`parameters`]' order, to the values
+/// `values(index, name, dims)` gives: weights made elsewhere (another framework, a formula)
+/// loaded by position. Batch norm's running statistics are left alone.
+///
+/// ```
+/// use alexnet_lab::prelude::*;
+/// use alexnet_lab::train::set_parameters;
+/// let mut model = Cpu::default().build_module::<Linear<3, 2>, f32>();
+/// set_parameters(&mut model, |i, _name, dims| vec![i as f32; dims.iter().product()])?;
+/// assert_eq!(model.weight.as_vec(), [0.0; 6]);
+/// assert_eq!(model.bias.as_vec(), [1.0; 2]);
+/// # Ok::<(), alexnet_lab::Error>(())
+/// ```
+///
+/// # Errors
+/// [`Error::Invalid`] when `values` gives a tensor the wrong number of values.
+pub fn set_parameters<M, D, F>(model: &mut M, values: F) -> Result<()>
+where
+    M: TensorCollection<f32, D>,
+    D: Device<f32>,
+    F: FnMut(usize, &str, &[usize]) -> Vec<f32>,
+{
+    let mut visitor = Fill {
+        values,
+        index: 0,
+        wrong: None,
+    };
+    M::iter_tensors(&mut RecursiveWalker {
+        m: (model, String::new()),
+        f: &mut visitor,
+    })
+    .map_err(|e| Error::Device(format!("writing the model's tensors: {e:?}")))?;
+    match visitor.wrong {
+        Some(why) => Err(Error::Invalid {
+            what: "parameter values",
+            why,
+        }),
+        None => Ok(()),
+    }
+}
+
+struct Fill<F> {
+    values: F,
+    index: usize,
+    wrong: Option<String>,
+}
+
+impl<D: Device<f32>, F: FnMut(usize, &str, &[usize]) -> Vec<f32>> TensorVisitor<f32, D>
+    for Fill<F>
+{
+    type Viewer = (ViewTensorMut, ViewTensorName);
+    type Err = D::Err;
+    type E2 = f32;
+    type D2 = D;
+
+    fn visit<S: Shape>(
+        &mut self,
+        opts: TensorOptions<S, f32, D>,
+        (t, name): (&mut Tensor<S, f32, D>, String),
+    ) -> std::result::Result<Option<Tensor<S, f32, D>>, D::Err> {
+        if !opts.do_gradient_update || self.wrong.is_some() {
+            return Ok(None);
+        }
+        let dims = t.shape().concrete().into_iter().collect::<Vec<usize>>();
+        let v = (self.values)(self.index, &name, &dims);
+        if v.len() != t.shape().num_elements() {
+            self.wrong = Some(format!(
+                "{name} holds {} values ({dims:?}); {} were given",
+                t.shape().num_elements(),
+                v.len()
+            ));
+        } else {
+            t.copy_from(&v);
+            self.index += 1;
+        }
+        Ok(None)
+    }
 }
 
 struct Collect<'g, D: Device<f32>> {

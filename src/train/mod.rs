@@ -18,7 +18,7 @@ pub use crate::model::Network;
 pub use config::{OptimizerKind, Schedule, TrainConfig};
 pub use fit::{evaluate_network, fit, fit_with, Logits, Progress};
 pub use history::{EpochStats, History, CSV_HEADER};
-pub use inspect::{gradients, parameters, NamedTensor};
+pub use inspect::{gradients, parameters, set_parameters, NamedTensor};
 pub use metrics::{argmax_rows, evaluate, loss_and_correct, Metrics};
 pub use optim::Optimizer;
 pub use report::{metrics_json, write_report, METRICS_FILE};
