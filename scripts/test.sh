@@ -16,6 +16,7 @@ rustup component add rust-src rustfmt clippy >/dev/null 2>&1 || true
 
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
+start=$(date +%s)
 
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
@@ -36,6 +37,24 @@ ALEXNET_LAB_QUICK=1 .venv/bin/python scripts/run_notebooks.py 2>&1 | tee -a "$lo
 
 # Sum the "test result: ok. N passed; M failed; ..." lines of every test binary and doctest
 # run, the runner's self-test and the notebooks' "runner: ..." and "notebooks: N passed, M failed".
-awk '/^test result:|^notebooks:|^runner:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
-     END { printf "tests: %d passed, %d failed\n", p, f }' "$log"
+count() { # count PATTERN: the passed and failed figures of the lines matching PATTERN
+    awk "/$1/"' { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
+        END { printf "%d passed, %d failed", p, f }' "$log"
+}
+summary="tests: $(count '^test result:|^notebooks:|^runner:')"
+echo "$summary"
+# The run's figures, for the README (assets/reports/test-run.txt is the copy it quotes).
+secs=$(($(date +%s) - start))
+mkdir -p runs
+{
+    echo "# written by scripts/test.sh (make test), $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, $(uname -sm)"
+    echo "$summary"
+    echo "of which notebooks: $(count '^notebooks:'); the runner's own checks: $(count '^runner:')"
+    echo "took $((secs / 60)) min $((secs % 60)) s"
+} >runs/test-summary.txt
+quoted=$(sed -n 's/^tests: \([0-9]*\) passed.*/\1/p' assets/reports/test-run.txt 2>/dev/null || true)
+now=$(echo "$summary" | sed -n 's/^tests: \([0-9]*\) passed.*/\1/p')
+if [ -n "$quoted" ] && [ "$quoted" != "$now" ]; then
+    echo "note: the README quotes $quoted tests (assets/reports/test-run.txt); this run had $now: copy runs/test-summary.txt there and update the README"
+fi
 exit "$nb_status"

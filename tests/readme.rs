@@ -186,3 +186,81 @@ fn the_readme_quotes_the_gpu_run_as_gpu_run_wrote_it() {
         "the run benches cifar at 64 and 256, article at 32 and 128"
     );
 }
+
+#[test]
+fn the_readme_quotes_the_test_run_as_test_sh_wrote_it() {
+    let readme = read("README.md");
+    let report = read("assets/reports/test-run.txt");
+    let after = readme
+        .split_once("(assets/reports/test-run.txt)):")
+        .expect("the README links assets/reports/test-run.txt before quoting it")
+        .1;
+    let block = after
+        .split("```")
+        .nth(1)
+        .expect("a quoted block after the link");
+    let quoted: Vec<&str> = block.lines().filter(|l| !l.trim().is_empty()).collect();
+    let written: Vec<&str> = report.lines().filter(|l| !l.starts_with('#')).collect();
+    assert_eq!(
+        quoted, written,
+        "the README's quote differs from assets/reports/test-run.txt"
+    );
+    assert!(written[0].starts_with("tests: ") && written[0].ends_with(" passed, 0 failed"));
+}
+
+#[test]
+fn the_readme_latency_table_is_the_runners_report() {
+    let readme = read("README.md");
+    let report = read("assets/reports/cell-latency.md");
+    // The report's rows by notebook: first cell, cells, median, p90, slowest (its seconds), total.
+    // (The slowest cell's code may hold `|`, so the total is the last field, not the seventh.)
+    let figures = |row: &str| -> Vec<String> {
+        let cells: Vec<&str> = row.trim_matches('|').split('|').map(str::trim).collect();
+        let mut f: Vec<String> = cells[1..6].iter().map(|c| c.to_string()).collect();
+        f[4] = f[4].split_whitespace().next().unwrap_or("").to_string();
+        f.push(cells[cells.len() - 1].to_string());
+        f
+    };
+    let mut checked = 0;
+    for row in readme
+        .lines()
+        .filter(|l| l.starts_with("| 0") || l.starts_with("| 1"))
+    {
+        let cells: Vec<&str> = row.trim_matches('|').split('|').map(str::trim).collect();
+        if cells.len() != 7 || cells[0].contains('[') {
+            continue; // the course map's rows
+        }
+        let name = format!("| {}.ipynb |", cells[0]);
+        let source = report
+            .lines()
+            .find(|l| l.starts_with(&name))
+            .unwrap_or_else(|| panic!("assets/reports/cell-latency.md has no row {name}"));
+        let want = figures(source);
+        let got: Vec<String> = cells[1..].iter().map(|c| c.to_string()).collect();
+        assert_eq!(
+            got, want,
+            "the README's latency row for {} differs from the report",
+            cells[0]
+        );
+        checked += 1;
+    }
+    assert!(
+        checked >= 5,
+        "only {checked} latency rows found in the README"
+    );
+    let course = report
+        .lines()
+        .find(|l| l.starts_with("| **course** |"))
+        .expect("the report's course row");
+    let f = figures(course);
+    for want in [&f[0], &f[1], &f[2], &f[3], &f[4]] {
+        let line = readme
+            .lines()
+            .find(|l| l.starts_with("| **the course, "))
+            .expect("the README's course row");
+        assert!(
+            line.contains(want.as_str()),
+            "the README's course row lacks {want}: {line}"
+        );
+    }
+}
