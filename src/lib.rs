@@ -17,6 +17,7 @@ pub mod bench;
 pub mod cells;
 pub mod data;
 pub mod error;
+pub mod history;
 pub mod layers;
 pub mod model;
 pub mod plot;

@@ -164,7 +164,7 @@ fn run_data(cmd: DataCommand) -> anyhow::Result<()> {
             seed,
         } => {
             let per_class = per_class as usize;
-            let set = synthetic::generate(per_class, (per_class / 5).max(1), seed);
+            let set = synthetic::generate(per_class, data::test_per_class(per_class), seed);
             let folder = set.write_cifar10(&out)?;
             println!(
                 "wrote the synthetic set (seed {seed}): {} training and {} test images in {}",

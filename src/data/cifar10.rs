@@ -12,19 +12,6 @@ use std::path::{Path, PathBuf};
 
 /// Bytes of one record: the label byte and the pixels.
 pub const RECORD_BYTES: usize = 1 + PIXELS;
-/// The classes, in label order, as `batches.meta.txt` lists them.
-pub const CLASS_NAMES: [&str; NUM_CLASSES] = [
-    "airplane",
-    "automobile",
-    "bird",
-    "cat",
-    "deer",
-    "dog",
-    "frog",
-    "horse",
-    "ship",
-    "truck",
-];
 /// The folder the archive unpacks to.
 pub const FOLDER: &str = "cifar-10-batches-bin";
 /// The training files, in order.

@@ -36,18 +36,7 @@ pub const FILES: [(&str, &str); 4] = [
     (TEST_LABELS, "bb300cfdad3c16e7a12a480ee83cd310"),
 ];
 /// The classes, in label order.
-pub const CLASS_NAMES: [&str; NUM_CLASSES] = [
-    "T-shirt/top",
-    "trouser",
-    "pullover",
-    "dress",
-    "coat",
-    "sandal",
-    "shirt",
-    "sneaker",
-    "bag",
-    "ankle boot",
-];
+pub const CLASS_NAMES: [&str; NUM_CLASSES] = DatasetKind::FashionMnist.classes();
 /// Height and width of a photo as published.
 pub const SIDE: usize = 28;
 /// Bytes of one photo as published.

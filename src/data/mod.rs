@@ -52,7 +52,11 @@ pub fn load(kind: DatasetKind, dir: &Path, per_class: usize, seed: u64) -> Resul
     match kind {
         DatasetKind::Cifar10 => Dataset::load_cifar10(dir),
         DatasetKind::FashionMnist => Dataset::load_fashion_mnist(dir),
-        DatasetKind::Synthetic => Ok(synthetic::generate(per_class, (per_class / 5).max(1), seed)),
+        DatasetKind::Synthetic => Ok(synthetic::generate(
+            per_class,
+            test_per_class(per_class),
+            seed,
+        )),
     }
 }
 
@@ -68,8 +72,13 @@ pub fn load_or_synthetic(dir: &Path, per_class: usize, seed: u64) -> Result<Data
         .first()
         .copied()
         .unwrap_or(DatasetKind::Synthetic);
-    let test = (per_class / 5).max(1);
-    Ok(load(best, dir, per_class, seed)?.per_class(per_class, test))
+    Ok(load(best, dir, per_class, seed)?.per_class(per_class, test_per_class(per_class)))
+}
+
+/// Test images per class for `per_class` training images per class, wherever a set is drawn
+/// or sliced to a size: a fifth (CIFAR-10's ratio, 50,000 to 10,000), at least one.
+pub fn test_per_class(per_class: usize) -> usize {
+    (per_class / 5).max(1)
 }
 
 /// The variable that names the data folder when no folder is given explicitly.

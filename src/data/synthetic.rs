@@ -3,22 +3,11 @@
 //! and noise, so that colour alone says nothing and a network must learn shape and texture.
 //! The same seed gives the same bytes. It is what the tests, CI and an offline machine use.
 
-use super::dataset::{Dataset, Images, Source, IMAGE_SIZE, NUM_CLASSES, PIXELS};
+use super::dataset::{Dataset, DatasetKind, Images, Source, IMAGE_SIZE, NUM_CLASSES, PIXELS};
 use rand::{rngs::StdRng, Rng, SeedableRng};
 
 /// The classes, in label order.
-pub const CLASS_NAMES: [&str; NUM_CLASSES] = [
-    "disc",
-    "square",
-    "triangle",
-    "ring",
-    "cross",
-    "horizontal stripes",
-    "vertical stripes",
-    "diagonal stripes",
-    "checkerboard",
-    "two blobs",
-];
+pub const CLASS_NAMES: [&str; NUM_CLASSES] = DatasetKind::Synthetic.classes();
 
 /// The default number of training images per class (`alexnet data synth`).
 pub const DEFAULT_PER_CLASS: usize = 500;

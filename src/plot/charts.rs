@@ -2,7 +2,7 @@
 //! plots and bar charts (softmax probabilities, top-k guesses). Sized for a projector.
 
 use super::figure::{font, plot_err, viridis, Area, Figure, FONT_FAMILY, PALETTE};
-use crate::train::History;
+use crate::history::History;
 use crate::{Error, Result};
 use plotters::prelude::*;
 
@@ -98,7 +98,7 @@ fn line_panel(
 /// Taught in `notebooks/09-training.ipynb`.
 pub fn curves(history: &History) -> Result<Figure> {
     // One series: (epoch, scale * field) for every epoch.
-    let series = |f: fn(&crate::train::EpochStats) -> f64, scale: f64| {
+    let series = |f: fn(&crate::history::EpochStats) -> f64, scale: f64| {
         let points = history
             .epochs
             .iter()

@@ -6,9 +6,9 @@
 //! or a checkpoint of another model is refused with a clear error.
 
 use super::config::TrainConfig;
-use super::history::History;
 use super::optim::Optimizer;
 use crate::data::Normalization;
+use crate::history::History;
 use crate::layers::LabDevice;
 use crate::model::ModelName;
 use crate::{Error, Result};
@@ -218,4 +218,33 @@ pub fn load_optimizer<D: LabDevice>(
         .collect();
     opt.set_state(buffers, state.optimizer_steps);
     Ok(())
+}
+
+/// Resuming is read from the run folder, so it lives with the checkpoint, not the settings.
+impl TrainConfig {
+    /// The settings a resumed run continues with: the ones saved in the run folder `dir`
+    /// (a run keeps what it started with), with `self`'s number of epochs, which may grow.
+    /// `None` if `dir` holds no finished epoch: such a run starts from the beginning.
+    ///
+    /// # Errors
+    /// A damaged state file, or a run of another model than `self.model`.
+    pub fn resumed(&self, dir: &std::path::Path) -> Result<Option<TrainConfig>> {
+        if !dir.join(STATE_FILE).exists() {
+            return Ok(None);
+        }
+        let saved = read_state(dir)?.config;
+        if saved.model != self.model {
+            return Err(Error::data(
+                dir,
+                format!(
+                    "the run in it trains `{}`, not `{}`",
+                    saved.model, self.model
+                ),
+            ));
+        }
+        Ok(Some(TrainConfig {
+            num_epochs: self.num_epochs,
+            ..saved
+        }))
+    }
 }

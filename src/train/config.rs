@@ -115,32 +115,6 @@ impl Schedule {
 }
 
 impl TrainConfig {
-    /// The settings a resumed run continues with: the ones saved in the run folder `dir`
-    /// (a run keeps what it started with), with `self`'s number of epochs, which may grow.
-    /// `None` if `dir` holds no finished epoch: such a run starts from the beginning.
-    ///
-    /// # Errors
-    /// A damaged state file, or a run of another model than `self.model`.
-    pub fn resumed(&self, dir: &std::path::Path) -> Result<Option<TrainConfig>> {
-        if !dir.join(super::checkpoint::STATE_FILE).exists() {
-            return Ok(None);
-        }
-        let saved = super::checkpoint::read_state(dir)?.config;
-        if saved.model != self.model {
-            return Err(Error::data(
-                dir,
-                format!(
-                    "the run in it trains `{}`, not `{}`",
-                    saved.model, self.model
-                ),
-            ));
-        }
-        Ok(Some(TrainConfig {
-            num_epochs: self.num_epochs,
-            ..saved
-        }))
-    }
-
     /// The learning rate of `epoch` (counted from 0).
     pub fn lr_at(&self, epoch: usize) -> f64 {
         match self.schedule {

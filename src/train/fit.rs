@@ -4,11 +4,11 @@
 
 use super::checkpoint::{self, TrainState};
 use super::config::TrainConfig;
-use super::history::{EpochStats, History};
 use super::metrics::{evaluate, Metrics};
 use super::optim::Optimizer;
 use super::step::{images_on, Dev, Trainable, Trainer};
 use crate::data::{BatchConfig, HostBatches, Images, Normalization, Splits};
+use crate::history::{EpochStats, History};
 use crate::layers::LabDevice;
 use crate::model::Network;
 use crate::{Error, Result};

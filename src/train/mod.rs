@@ -6,22 +6,23 @@
 pub mod checkpoint;
 mod config;
 mod fit;
-mod history;
 mod inspect;
 mod metrics;
 mod optim;
 mod report;
 mod run;
+mod scores;
 mod step;
 
+pub use crate::history::{EpochStats, History, CSV_HEADER};
 pub use crate::model::Network;
 pub use config::{OptimizerKind, Schedule, TrainConfig};
 pub use fit::{evaluate_network, fit, fit_with, Logits, Progress};
-pub use history::{EpochStats, History, CSV_HEADER};
 pub use inspect::{gradients, parameters, set_parameters, NamedTensor};
-pub use metrics::{argmax_rows, evaluate, loss_and_correct, Metrics};
+pub use metrics::{evaluate, Metrics};
 pub use optim::Optimizer;
 pub use report::{metrics_json, write_report, METRICS_FILE};
 pub(crate) use run::on_device;
 pub use run::{evaluate_checkpoint, predict_checkpoint, train, DeviceChoice};
+pub use scores::{argmax_rows, loss_and_correct};
 pub use step::{images_on, targets_on, Dev, ImagesOf, LogitsOf, StepFigures, Trainable, Trainer};

@@ -3,8 +3,8 @@
 //! `confusion.png` (the confusion matrix above the per-class accuracy).
 
 use super::checkpoint::write_atomic;
-use super::history::History;
 use super::metrics::Metrics;
+use crate::history::History;
 use crate::model::ModelName;
 use crate::{plot, Error, Result};
 use std::path::Path;

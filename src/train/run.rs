@@ -6,11 +6,11 @@
 use super::checkpoint::{self, TrainState};
 use super::config::TrainConfig;
 use super::fit::{fit_with, Progress};
-use super::history::History;
 use super::metrics::{evaluate, Metrics};
 use super::report::write_report;
 use super::step::{images_on, Trainable};
 use crate::data::{BatchConfig, HostBatches, Images, Splits};
+use crate::history::History;
 use crate::layers::LabDevice;
 use crate::model::{with_network, Network};
 use crate::{Error, Result};

@@ -7,8 +7,8 @@
 //! for its loss and accuracy). Images, targets, parameters, gradients and the optimizer's
 //! state stay on the device.
 
-use super::metrics::loss_and_correct;
 use super::optim::Optimizer;
+use super::scores::loss_and_correct;
 use crate::layers::{LabDevice, OnDevice};
 use crate::model::Network;
 use crate::{Error, Result};

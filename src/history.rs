@@ -1,4 +1,5 @@
-//! The record of a run: one row per epoch, kept in `history.csv`.
+//! The record of a run: one row per epoch, kept in `history.csv`. Plain data: training
+//! writes it ([`crate::train`]), the plots draw it ([`crate::plot`]); it imports neither.
 
 use serde::{Deserialize, Serialize};
 
