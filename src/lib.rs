@@ -12,6 +12,8 @@
 //!
 //! Start with `use alexnet_lab::prelude::*;`.
 
+#![deny(unsafe_op_in_unsafe_fn)]
+
 pub mod alloc;
 pub mod bench;
 pub mod cells;

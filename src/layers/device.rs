@@ -286,20 +286,27 @@ impl<S: Shape> std::ops::Deref for Host<S> {
         }
         let first: *const f32 = &t[S::Concrete::default()];
         let end: *const f32 = &t[last];
+        // The two addresses compared as integers (`offset_from` would itself assume the
+        // one allocation this checks): `[last]` lies exactly `n - 1` values after
+        // `[0, .., 0]`, not before it. `n` values exist, so `(n - 1) * 4` cannot overflow.
+        assert_eq!(
+            (end as usize).checked_sub(first as usize),
+            Some((n - 1) * std::mem::size_of::<f32>()),
+            "contiguous data"
+        );
         // SAFETY: the tensor is row-major (`Host::split` made it so), so its elements
         // `[0, .., 0]` and `[last]` are entries 0 and `n - 1` of one `Vec` (dfdx's indexing
-        // checked both against its length), and the `n` values between them are the tensor's
-        // in order, all in that one allocation. The slice borrows `self`, which holds the
-        // `Arc` that owns that `Vec`; dfdx writes to data only through a unique `Arc`
-        // (`Arc::make_mut` copies shared data first), so nothing changes the values while
-        // the slice lives. The pointer comes from a reference to the first element and reads
-        // past it. Rust has not fixed its aliasing rules yet: Tree Borrows, the newer of
-        // Miri's two models, allows that within the allocation; Stacked Borrows does not.
-        // dfdx 0.13 offers no other way to read a tensor without copying it.
-        unsafe {
-            assert_eq!(end.offset_from(first), n as isize - 1, "contiguous data");
-            std::slice::from_raw_parts(first, n)
-        }
+        // checked both against its length, and the assertion above that `[last]` lies
+        // exactly `n - 1` values after `[0, .., 0]`), and the `n` values from the first to
+        // the last are the tensor's in order, all in that one allocation. The slice borrows
+        // `self`, which holds the `Arc` that owns that `Vec`; dfdx writes to data only
+        // through a unique `Arc` (`Arc::make_mut` copies shared data first), so nothing
+        // changes the values while the slice lives. The pointer comes from a reference to
+        // the first element and reads past it. Rust has not fixed its aliasing rules yet:
+        // Tree Borrows, the newer of Miri's two models, allows that within the allocation;
+        // Stacked Borrows does not. dfdx 0.13 offers no other way to read a tensor without
+        // copying it.
+        unsafe { std::slice::from_raw_parts(first, n) }
     }
 }
 

@@ -16,7 +16,8 @@ pub mod winograd;
 /// (so transposes are free) and a row-major `dst` with row stride `dst_rs`.
 ///
 /// # Panics
-/// If a stride walks out of a slice (checked before the unsafe call).
+/// If a stride walks out of a slice, or `dst`'s rows overlap (`dst_rs < n` with more than
+/// one row); both checked before the unsafe call.
 ///
 /// `parallelism`: `Parallelism::None` for products that run side by side on rayon's
 /// threads (the layers split their work by images or weight blocks; on these sizes that is
@@ -33,6 +34,9 @@ pub(crate) fn matmul_with(
     if m == 0 || n == 0 {
         return;
     }
+    // Rows of `dst` one after another, none overlapping the next: `gemm` writes them as
+    // separate rows (and from separate threads under `Parallelism::Rayon`).
+    assert!(m == 1 || dst_rs >= n, "matmul: dst rows overlap");
     if k == 0 {
         if !accumulate {
             for i in 0..m {
@@ -57,8 +61,10 @@ pub(crate) fn matmul_with(
         end(k - 1, b_rs, n - 1, b_cs).is_some_and(|e| e < b.len()),
         "matmul: rhs too small"
     );
-    // SAFETY: every index the product touches was bounds-checked above, the three slices
-    // cannot alias (one is &mut), and f32 is a type gemm supports.
+    // SAFETY: every index the product touches was bounds-checked above (`dst`'s last
+    // element is `(m - 1) * dst_rs + n - 1`, the operands' `(r - 1) * rs + (c - 1) * cs`),
+    // `dst`'s rows do not overlap (checked above), so no element of it is written twice at
+    // once; the three slices cannot alias (`dst` is `&mut`), and f32 is a type gemm supports.
     unsafe {
         gemm::gemm(
             m,
@@ -80,6 +86,47 @@ pub(crate) fn matmul_with(
             false,
             false,
             parallelism,
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::matmul_with;
+    use gemm::Parallelism;
+
+    #[test]
+    fn product_with_padded_rows() {
+        // [1 2; 3 4] * [1 0; 0 1] into rows of stride 3.
+        let mut dst = [9.0; 5];
+        let a = [1.0, 2.0, 3.0, 4.0];
+        let b = [1.0, 0.0, 0.0, 1.0];
+        matmul_with(
+            Parallelism::None,
+            (2, 2, 2),
+            &mut dst,
+            3,
+            false,
+            (&a, 2, 1),
+            (&b, 2, 1),
+        );
+        assert_eq!(dst, [1.0, 2.0, 9.0, 3.0, 4.0]);
+    }
+
+    #[test]
+    #[should_panic(expected = "matmul: dst rows overlap")]
+    fn overlapping_dst_rows_are_refused() {
+        let mut dst = [0.0; 4];
+        let a = [1.0; 4];
+        let b = [1.0; 4];
+        matmul_with(
+            Parallelism::None,
+            (2, 2, 2),
+            &mut dst,
+            1,
+            false,
+            (&a, 2, 1),
+            (&b, 2, 1),
         );
     }
 }

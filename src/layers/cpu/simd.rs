@@ -27,6 +27,10 @@ pub fn has_avx2() -> bool {
 
 /// Defines `fn $name(args) -> ret` that runs `$body` compiled for AVX2 + FMA where the
 /// processor has them, and compiled for the baseline target otherwise.
+///
+/// The function it defines is safe: it checks the processor (once, through [`has_avx2`])
+/// before it calls the AVX2 copy, inside its one `unsafe` block, so callers write none.
+/// `$body` itself is safe code (the macro compiles it as a safe function).
 macro_rules! multiversion {
     ($(#[$meta:meta])* $vis:vis fn $name:ident($($arg:ident: $ty:ty),* $(,)?) $(-> $ret:ty)? $body:block) => {
         $(#[$meta])*
@@ -35,12 +39,17 @@ macro_rules! multiversion {
             fn body($($arg: $ty),*) $(-> $ret)? $body
             #[cfg(target_arch = "x86_64")]
             {
+                // SAFETY (the contract of this `unsafe fn`): call it only where the
+                // processor has AVX2 and FMA; `#[target_feature]` lets the compiler use
+                // them here, and executing them elsewhere is undefined behaviour. It does
+                // nothing else unsafe: `body` is a safe function.
                 #[target_feature(enable = "avx2,fma")]
                 unsafe fn avx2($($arg: $ty),*) $(-> $ret)? {
                     body($($arg),*)
                 }
                 if $crate::layers::cpu::simd::has_avx2() {
-                    // SAFETY: the processor has AVX2 and FMA (checked just above).
+                    // SAFETY: `has_avx2` answered true, so `is_x86_feature_detected!`
+                    // found AVX2 and FMA on this processor: the one requirement of `avx2`.
                     return unsafe { avx2($($arg),*) };
                 }
             }
