@@ -1,7 +1,7 @@
 //! A 2-D convolution whose sizes are part of its type.
 
-use super::device::LabDevice;
-use super::spec::ConvSpec;
+use super::device::{Channels, LabDevice};
+use super::spec::{ConvSpec, Epilogue};
 use dfdx::prelude::*;
 use rand_distr::Uniform;
 
@@ -174,10 +174,35 @@ impl<
         &self,
         x: Tensor<(B, Const<I>, Const<H>, Const<W>), f32, D, T>,
     ) -> Result<Self::Output, D::Err> {
-        let () = Conv2DSizes::<I, O, K, S, P, OS, G, H, W>::CHECK;
         let batch = x.shape().0;
-        let spec = ConvSpec {
-            batch: batch.size(),
+        let spec = Self::spec::<H, W>(batch.size());
+        D::try_conv2d(
+            spec,
+            x,
+            &self.weight,
+            &self.bias,
+            (batch, Const, Const, Const),
+        )
+    }
+}
+
+impl<
+        const I: usize,
+        const O: usize,
+        const K: usize,
+        const S: usize,
+        const P: usize,
+        const OS: usize,
+        const G: usize,
+        D: LabDevice,
+    > Conv2D<I, O, K, S, P, OS, G, f32, D>
+{
+    /// The sizes as plain numbers for a batch of `batch` `H x W` images, after the
+    /// compile-time checks ([`Conv2DSizes`]) that stop a build with a wrong size.
+    fn spec<const H: usize, const W: usize>(batch: usize) -> ConvSpec {
+        let () = Conv2DSizes::<I, O, K, S, P, OS, G, H, W>::CHECK;
+        ConvSpec {
+            batch,
             in_channels: I,
             out_channels: O,
             in_h: H,
@@ -188,14 +213,21 @@ impl<
             stride: S,
             pad: P,
             groups: G,
-        };
-        D::try_conv2d(
-            spec,
-            x,
-            &self.weight,
-            &self.bias,
-            (batch, Const, Const, Const),
-        )
+        }
+    }
+
+    /// Inference with `epilogue` (the activation and evaluation-mode batch norm that follow
+    /// the convolution in a model) applied as each output is written: what the models'
+    /// fused blocks run. The same numbers as the separate layers, one pass over the output.
+    pub fn try_forward_fused<B: Dim, const H: usize, const W: usize>(
+        &self,
+        x: Tensor<(B, Const<I>, Const<H>, Const<W>), f32, D>,
+        epilogue: &Epilogue<Channels<D>>,
+    ) -> Result<Tensor<(B, Const<O>, Const<OS>, Const<OS>), f32, D>, D::Err> {
+        let batch = x.shape().0;
+        let spec = Self::spec::<H, W>(batch.size());
+        let shape = (batch, Const, Const, Const);
+        D::try_conv2d_eval(spec, x, &self.weight, &self.bias, epilogue, shape)
     }
 }
 

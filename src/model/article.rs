@@ -5,7 +5,6 @@
 //! the first, second and fifth; dense 9216 -> 4096 -> 4096 -> 10 with dropout 0.5.
 //! 58,325,066 trainable parameters. Taught in `notebooks/08-alexnet.ipynb`.
 
-use super::cifar::conv_spec;
 use super::describe::{Describe, LayerRow};
 use crate::layers::builders::{BatchNorm2D, Conv2D, Flatten, Linear, MaxPool2D};
 use crate::layers::spec::Epilogue;
@@ -140,14 +139,10 @@ impl<
 
     /// Inference: one convolution with ReLU and batch norm applied as it writes, then `NEXT`.
     fn try_forward(&self, x: Images<B, I, H, W, D>) -> Result<Self::Output, D::Err> {
-        // The convolution's compile-time shape checks, as in the unfused layer.
-        let () = layers::Conv2DSizes::<I, O, K, S, P, OS, 1, H, W>::CHECK;
-        let batch = x.shape().0;
-        let spec = conv_spec(batch.size(), (I, O, K, S, P), (H, W, OS));
         let (a, c) = self.2.try_folded()?;
-        let epilogue = Epilogue::ReluAffine { a, c };
-        let shape = (batch, Const, Const, Const);
-        let y = D::try_conv2d_eval(spec, x, &self.0.weight, &self.0.bias, &epilogue, shape)?;
+        let y = self
+            .0
+            .try_forward_fused(x, &Epilogue::ReluAffine { a, c })?;
         self.3.try_forward(y)
     }
 }

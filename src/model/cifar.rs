@@ -7,7 +7,7 @@
 
 use super::describe::{Describe, LayerRow};
 use crate::layers::builders::{BatchNorm2D, Conv2D, Flatten, Linear, MaxPool2D};
-use crate::layers::spec::{ConvSpec, Epilogue};
+use crate::layers::spec::Epilogue;
 use crate::layers::{self, LabDevice};
 use dfdx::nn::builders::{Dropout, ReLU};
 use dfdx::prelude::*;
@@ -82,27 +82,6 @@ impl<const I: usize, const O: usize, const S: usize, D: Device<f32>> TensorColle
     }
 }
 
-/// The spec of a square convolution of a batch of `batch` images.
-pub(crate) fn conv_spec(
-    batch: usize,
-    (i, o, k, s, p): (usize, usize, usize, usize, usize),
-    (h, w, os): (usize, usize, usize),
-) -> ConvSpec {
-    ConvSpec {
-        batch,
-        in_channels: i,
-        out_channels: o,
-        in_h: h,
-        in_w: w,
-        out_h: os,
-        out_w: os,
-        kernel: k,
-        stride: s,
-        pad: p,
-        groups: 1,
-    }
-}
-
 type Images<B, const C: usize, const H: usize, const W: usize, D, T = NoneTape> =
     Tensor<(B, Const<C>, Const<H>, Const<W>), f32, D, T>;
 
@@ -123,14 +102,8 @@ impl<
     /// any other size than `S` stops the build at the convolution's size check, as the
     /// unfused layer does.
     fn try_forward(&self, x: Images<B, I, H, W, D>) -> Result<Self::Output, D::Err> {
-        // The convolution's compile-time shape checks, as in the unfused layer.
-        let () = layers::Conv2DSizes::<I, O, 3, 1, 1, S, 1, H, W>::CHECK;
-        let batch = x.shape().0;
-        let spec = conv_spec(batch.size(), (I, O, 3, 1, 1), (H, W, S));
         let (a, c) = self.1.try_folded()?;
-        let epilogue = Epilogue::AffineRelu { a, c };
-        let shape = (batch, Const, Const, Const);
-        D::try_conv2d_eval(spec, x, &self.0.weight, &self.0.bias, &epilogue, shape)
+        self.0.try_forward_fused(x, &Epilogue::AffineRelu { a, c })
     }
 }
 
