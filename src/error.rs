@@ -62,7 +62,7 @@ impl Error {
 
 /// Every device's errors (`CpuError`, and `CudaError` with the `cuda` feature), so that `?`
 /// works in code generic over the device.
-impl<E: crate::layers::DeviceError> From<E> for Error {
+impl<E: DeviceError> From<E> for Error {
     fn from(e: E) -> Self {
         Error::Device(format!("{e:?} ({})", e.advice()))
     }
@@ -70,3 +70,23 @@ impl<E: crate::layers::DeviceError> From<E> for Error {
 
 /// `std::result::Result` with the crate's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// A device error the crate's [`crate::Error`] converts from (`CpuError`, `CudaError`), so
+/// `?` works in code generic over the device.
+pub trait DeviceError: std::fmt::Debug + std::fmt::Display {
+    /// What to try when this error happens.
+    fn advice(&self) -> &'static str;
+}
+
+impl DeviceError for dfdx::tensor::CpuError {
+    fn advice(&self) -> &'static str {
+        "the CPU ran out of memory: try a smaller batch size"
+    }
+}
+
+#[cfg(feature = "cuda")]
+impl DeviceError for dfdx::tensor::CudaError {
+    fn advice(&self) -> &'static str {
+        "a CUDA error: out of GPU memory (try a smaller batch size), or a driver problem"
+    }
+}

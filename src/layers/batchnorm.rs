@@ -1,6 +1,6 @@
 //! Batch normalisation (Ioffe and Szegedy 2015) with a fused CPU kernel.
 
-use super::device::{Channels, LabDevice};
+use super::device::{Channels, LabDevice, OnDevice};
 use super::spec::BnSpec;
 use dfdx::prelude::*;
 
@@ -200,5 +200,13 @@ impl<const C: usize, D: LabDevice> BatchNorm2D<C, f32, D> {
         self.running_mean.try_axpy(1.0 - m, &mean, m)?;
         self.running_var.try_axpy(1.0 - m, &var, m * unbias)?;
         Ok(y)
+    }
+}
+
+/// The device a batch norm's parameters live on.
+impl<const C: usize, D: LabDevice> OnDevice for BatchNorm2D<C, f32, D> {
+    type Device = D;
+    fn device(&self) -> &D {
+        self.scale.device()
     }
 }

@@ -1,6 +1,6 @@
 //! A 2-D convolution whose sizes are part of its type.
 
-use super::device::{Channels, LabDevice};
+use super::device::{Channels, LabDevice, OnDevice};
 use super::spec::{ConvSpec, Epilogue};
 use dfdx::prelude::*;
 use rand_distr::Uniform;
@@ -219,6 +219,7 @@ impl<
     /// Inference with `epilogue` (the activation and evaluation-mode batch norm that follow
     /// the convolution in a model) applied as each output is written: what the models'
     /// fused blocks run. The same numbers as the separate layers, one pass over the output.
+    #[allow(clippy::type_complexity)]
     pub fn try_forward_fused<B: Dim, const H: usize, const W: usize>(
         &self,
         x: Tensor<(B, Const<I>, Const<H>, Const<W>), f32, D>,
@@ -292,4 +293,22 @@ impl<
              as Conv2DSizes<IN, OUT, K, STRIDE, PAD, OUT_SIZE, GROUPS, H, W>"
         );
     };
+}
+
+/// The device a convolution's weights live on.
+impl<
+        const I: usize,
+        const O: usize,
+        const K: usize,
+        const S: usize,
+        const P: usize,
+        const OS: usize,
+        const G: usize,
+        D: LabDevice,
+    > OnDevice for Conv2D<I, O, K, S, P, OS, G, f32, D>
+{
+    type Device = D;
+    fn device(&self) -> &D {
+        self.weight.device()
+    }
 }

@@ -1,6 +1,6 @@
 //! A dense (fully connected) layer, dfdx's `Linear` with the crate's fast CPU product.
 
-use super::device::LabDevice;
+use super::device::{LabDevice, OnDevice};
 use dfdx::prelude::*;
 use rand_distr::Uniform;
 
@@ -113,4 +113,12 @@ impl<const I: usize, const O: usize, D: LabDevice, T: Tape<f32, D>>
 impl<const I: usize, const O: usize, E: Dtype, D: Storage<E>> NonMutableModule
     for Linear<I, O, E, D>
 {
+}
+
+/// The device a dense layer's weights live on.
+impl<const I: usize, const O: usize, D: LabDevice> OnDevice for Linear<I, O, f32, D> {
+    type Device = D;
+    fn device(&self) -> &D {
+        self.weight.device()
+    }
 }

@@ -14,23 +14,26 @@
 mod batchnorm;
 mod conv2d;
 pub mod cpu;
+mod cpu_device;
 mod device;
 mod flatten;
 pub mod generic;
+mod host;
 mod linear;
 mod lrn;
+mod no_input_gradient;
+mod path;
 mod pool2d;
 pub mod spec;
 
 pub use batchnorm::BatchNorm2D;
 pub use conv2d::{Conv2D, Conv2DSizes, PerGroup};
-pub use device::{
-    BnOutput, Channels, CpuPath, DeviceError, LabDevice, NoInputGradient, OnDevice, Raw,
-    CPU_PATH_VAR,
-};
+pub use device::{BnOutput, Channels, DeviceError, LabDevice, OnDevice, Raw};
 pub use flatten::Flatten;
 pub use linear::Linear;
 pub use lrn::LocalResponseNorm;
+pub use no_input_gradient::NoInputGradient;
+pub use path::{CpuPath, CPU_PATH_VAR};
 pub use pool2d::{AvgPool2D, MaxPool2D};
 
 /// Zero-sized descriptions of the layers with parameters, for model type aliases; build them
