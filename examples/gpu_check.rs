@@ -10,10 +10,8 @@ use alexnet_lab::data::synthetic;
 use alexnet_lab::layers::spec::BnSpec;
 use alexnet_lab::layers::{builders, generic};
 use alexnet_lab::model::{Cifar, ConvBnRelu, ModelName};
-use alexnet_lab::train::{self, DeviceChoice, TrainConfig};
-use dfdx::nn::tensor_collection::{
-    RecursiveWalker, TensorCollection, TensorOptions, TensorVisitor, ViewTensorRef,
-};
+use alexnet_lab::train::{self, DeviceChoice, NamedTensor, TrainConfig};
+use dfdx::nn::tensor_collection::TensorCollection;
 use dfdx::prelude::*;
 use dfdx::tensor::Cuda;
 
@@ -56,8 +54,8 @@ impl Check {
 }
 
 /// The largest magnitude among all the gradients (NaN-safe: a NaN gives NaN).
-fn largest(grads: &[Vec<f32>]) -> f32 {
-    grads.iter().flatten().fold(1e-6f32, |m, v| {
+fn largest(grads: &[NamedTensor]) -> f32 {
+    grads.iter().flat_map(|g| &g.values).fold(1e-6f32, |m, v| {
         if v.is_nan() || m.is_nan() {
             f32::NAN
         } else {
@@ -66,33 +64,26 @@ fn largest(grads: &[Vec<f32>]) -> f32 {
     })
 }
 
-/// Every trainable parameter's gradient, in the model's order.
-struct Grads<'a, D: Device<f32>>(&'a Gradients<f32, D>, Vec<Vec<f32>>);
-
-impl<D: Device<f32>> TensorVisitor<f32, D> for Grads<'_, D> {
-    type Viewer = ViewTensorRef;
-    type Err = D::Err;
-    type E2 = f32;
-    type D2 = D;
-    fn visit<S: Shape>(
-        &mut self,
-        opts: TensorOptions<S, f32, D>,
-        p: &Tensor<S, f32, D>,
-    ) -> Result<Option<Tensor<S, f32, D>>, D::Err> {
-        if opts.do_gradient_update {
-            self.1.push(self.0.get(p).as_vec());
-        }
-        Ok(None)
+/// Every trainable parameter's gradient on the GPU (`gg` for `on_gpu`) against the CPU's
+/// (`gc` for `on_cpu`), in the model's order, each against the largest of all of them.
+fn compare_gradients<Mc: TensorCollection<f32, Cpu>, Mg: TensorCollection<f32, Cuda>>(
+    check: &mut Check,
+    what: &str,
+    (on_cpu, gc): (&Mc, &Gradients<f32, Cpu>),
+    (on_gpu, gg): (&Mg, &Gradients<f32, Cuda>),
+) -> Result<(), alexnet_lab::Error> {
+    let want = train::gradients(on_cpu, gc)?;
+    let floor = largest(&want);
+    for (k, (a, b)) in train::gradients(on_gpu, gg)?.iter().zip(&want).enumerate() {
+        check.close_on(
+            &format!("{what} parameter {k} gradient"),
+            &a.values,
+            &b.values,
+            1e-3,
+            floor,
+        );
     }
-}
-
-fn param_grads<D: Device<f32>, M: TensorCollection<f32, D>>(
-    m: &M,
-    g: &Gradients<f32, D>,
-) -> Vec<Vec<f32>> {
-    let mut v = Grads(g, Vec::new());
-    M::iter_tensors(&mut RecursiveWalker { m, f: &mut v }).unwrap_or_else(|e| panic!("{e:?}"));
-    v.1
+    Ok(())
 }
 
 /// `n` weights 1, 1.25, .. 2.5, repeating: a loss `sum(y * ramp)` whose gradient is not uniform.
@@ -210,17 +201,7 @@ macro_rules! layer {
             &gc.get(&x).as_vec(),
             1e-3,
         );
-        let want = param_grads(&on_cpu, &gc);
-        let floor = largest(&want);
-        for (k, (a, b)) in param_grads(&on_gpu, &gg).iter().zip(&want).enumerate() {
-            $check.close_on(
-                &format!("{} parameter {k} gradient", $name),
-                a,
-                b,
-                1e-3,
-                floor,
-            );
-        }
+        compare_gradients(&mut $check, $name, (&on_cpu, &gc), (&on_gpu, &gg))?;
     }};
 }
 
@@ -284,11 +265,7 @@ fn main() -> Result<(), alexnet_lab::Error> {
     let r = cpu.tensor_from_vec(ramp(16 * 10), (16usize, Const::<10>));
     let rg = r.to_device(&gpu);
     let (gc, gg) = ((yc * r).sum().backward(), (yg * rg).sum().backward());
-    let want = param_grads(&on_cpu, &gc);
-    let floor = largest(&want);
-    for (k, (a, b)) in param_grads(&on_gpu, &gg).iter().zip(&want).enumerate() {
-        check.close_on(&format!("cifar parameter {k} gradient"), a, b, 1e-3, floor);
-    }
+    compare_gradients(&mut check, "cifar", (&on_cpu, &gc), (&on_gpu, &gg))?;
 
     // Evaluation mode: the running statistics (updated by the step above on both) folded in.
     check.close(

@@ -14,6 +14,11 @@ use std::time::Instant;
 
 type Img<const C: usize, const S: usize> = Tensor<(usize, Const<C>, Const<S>, Const<S>), f32, Cpu>;
 
+/// `b` images of `C` channels, `S` by `S`, drawn from a normal distribution.
+fn random_images<const C: usize, const S: usize>(dev: &Cpu, b: usize) -> Img<C, S> {
+    dev.sample_normal_like(&(b, Const, Const, Const))
+}
+
 /// Median milliseconds of `f` over 9 runs after two warm-ups.
 fn median_ms(mut f: impl FnMut()) -> f64 {
     f();
@@ -97,20 +102,14 @@ fn main() {
 fn cifar() {
     const B: usize = 64;
     let dev = Cpu::seed_from_u64(0);
-    macro_rules! img {
-        ($c:literal, $s:literal) => {{
-            let x: Img<$c, $s> = dev.sample_normal_like(&(B, Const, Const, Const));
-            x
-        }};
-    }
     let (x3, x64, x64h, x192, x192h, x384, x256) = (
-        img!(3, 32),
-        img!(64, 32),
-        img!(64, 16),
-        img!(192, 16),
-        img!(192, 8),
-        img!(384, 8),
-        img!(256, 8),
+        random_images::<3, 32>(&dev, B),
+        random_images::<64, 32>(&dev, B),
+        random_images::<64, 16>(&dev, B),
+        random_images::<192, 16>(&dev, B),
+        random_images::<192, 8>(&dev, B),
+        random_images::<384, 8>(&dev, B),
+        random_images::<256, 8>(&dev, B),
     );
     let f4096: Tensor<(usize, Const<4096>), f32, _> = dev.sample_normal_like(&(B, Const));
     let f1024: Tensor<(usize, Const<1024>), f32, _> = dev.sample_normal_like(&(B, Const));
@@ -227,20 +226,14 @@ fn cifar() {
 fn article() {
     const B: usize = 32;
     let dev = Cpu::seed_from_u64(0);
-    macro_rules! img {
-        ($c:literal, $s:literal) => {{
-            let x: Img<$c, $s> = dev.sample_normal_like(&(B, Const, Const, Const));
-            x
-        }};
-    }
     let (x3, x96, x96h, x256, x256h, x384, x256s) = (
-        img!(3, 227),
-        img!(96, 55),
-        img!(96, 27),
-        img!(256, 27),
-        img!(256, 13),
-        img!(384, 13),
-        img!(256, 13),
+        random_images::<3, 227>(&dev, B),
+        random_images::<96, 55>(&dev, B),
+        random_images::<96, 27>(&dev, B),
+        random_images::<256, 27>(&dev, B),
+        random_images::<256, 13>(&dev, B),
+        random_images::<384, 13>(&dev, B),
+        random_images::<256, 13>(&dev, B),
     );
     let f9216: Tensor<(usize, Const<9216>), f32, _> = dev.sample_normal_like(&(B, Const));
     let f4096: Tensor<(usize, Const<4096>), f32, _> = dev.sample_normal_like(&(B, Const));

@@ -5,21 +5,18 @@
 //! folders without data, a checkpoint scored on another set's classes and a device the build
 //! lacks are one-line errors.
 
+mod reference;
+
 use alexnet_lab::train::checkpoint;
 use rand::{rngs::StdRng, Rng, SeedableRng};
-use std::path::{Path, PathBuf};
+use reference::tmp_dir;
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant, SystemTime};
 
 const BIN: &str = env!("CARGO_BIN_EXE_alexnet");
 /// The epochs of the run the kill test trains.
 const EPOCHS: usize = 4;
-
-fn tmp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("alexnet-lab-cli-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    dir
-}
 
 fn train(out: &Path) -> Command {
     let mut cmd = Command::new(BIN);
@@ -83,14 +80,14 @@ fn epochs_done(dir: &Path) -> usize {
 
 #[test]
 fn a_run_killed_at_random_moments_and_resumed_ends_like_an_uninterrupted_one() {
-    let whole = tmp_dir("whole");
+    let whole = tmp_dir("cli-whole");
     let start = Instant::now();
     assert!(train(&whole).status().unwrap().success());
     // Kill moments are drawn relative to the whole run (EPOCHS epochs), so that a timed kill
     // lands well within an epoch's time.
     let t = start.elapsed().as_millis() as u64;
 
-    let killed = tmp_dir("killed");
+    let killed = tmp_dir("cli-killed");
     let mut rng = StdRng::seed_from_u64(17);
     // Seven kills, each into a run resumed from what the previous one left. `AfterCommit`
     // lets the run go exactly one epoch further, `MidEpoch` and `Writing` almost never do:
@@ -186,9 +183,9 @@ fn one_line_error(cmd: &mut Command) -> String {
 
 #[test]
 fn a_named_data_folder_without_cifar10_is_refused() {
-    let empty = tmp_dir("empty-data");
+    let empty = tmp_dir("cli-empty-data");
     std::fs::create_dir_all(&empty).unwrap();
-    let out = tmp_dir("no-run");
+    let out = tmp_dir("cli-no-run");
     let err = one_line_error(
         Command::new(BIN)
             .args(["train", "--epochs", "1", "--data-dir"])
@@ -217,7 +214,7 @@ fn a_named_data_folder_without_cifar10_is_refused() {
 #[test]
 fn a_fashion_mnist_run_is_evaluated_on_the_set_it_learned() {
     use alexnet_lab::data::fashion_mnist::{self, GreySplit, GREY_PIXELS};
-    let data = tmp_dir("fashion-data");
+    let data = tmp_dir("cli-fashion-data");
     // 4 photos of each class to train on, 1 to test; photo i is class i % 10 and carries a
     // bright bar whose row is its class.
     let split = |n: usize| {
@@ -231,7 +228,7 @@ fn a_fashion_mnist_run_is_evaluated_on_the_set_it_learned() {
         s
     };
     fashion_mnist::write_files(&data.join(fashion_mnist::FOLDER), &split(40), &split(10)).unwrap();
-    let run = tmp_dir("fashion-run");
+    let run = tmp_dir("cli-fashion-run");
     let out = Command::new(BIN)
         .args([
             "train",
@@ -291,7 +288,7 @@ fn a_fashion_mnist_run_is_evaluated_on_the_set_it_learned() {
 fn the_cuda_device_is_a_one_line_error_without_the_feature_and_accepted_with_it() {
     // `evaluate` checks the device before it reads the checkpoint: a build without `cuda`
     // refuses the device, one with it goes on to the missing checkpoint (no GPU touched).
-    let missing = tmp_dir("no-checkpoint");
+    let missing = tmp_dir("cli-no-checkpoint");
     let err = one_line_error(
         Command::new(BIN)
             .args(["evaluate", "--device", "cuda", "--checkpoint"])

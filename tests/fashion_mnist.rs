@@ -2,17 +2,13 @@
 //! the loader, every kind of bad file refused in one line, and the choice of the best data
 //! set in a folder.
 
+mod reference;
+
 use alexnet_lab::data::fashion_mnist::{self, GreySplit, GREY_PIXELS};
 use alexnet_lab::data::*;
+use reference::empty_dir;
 use std::io::Write;
-use std::path::{Path, PathBuf};
-
-fn tmp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("alexnet-lab-fm-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
+use std::path::Path;
 
 /// `n` photos, photo `i` of class `i % 10` with the value `100 + i` at row `i % 28`, column 27.
 fn split(n: usize) -> GreySplit {
@@ -54,7 +50,7 @@ fn idx_bytes_written_by_hand_parse_as_the_format_says() {
 
 #[test]
 fn known_pixels_land_padded_on_all_three_planes() {
-    let dir = tmp_dir("pixels");
+    let dir = empty_dir("fm-pixels");
     let folder = dir.join(fashion_mnist::FOLDER);
     fashion_mnist::write_files(&folder, &split(30), &split(10)).unwrap();
     for at in [&dir, &folder] {
@@ -85,7 +81,7 @@ fn known_pixels_land_padded_on_all_three_planes() {
 /// Writes a good set into a fresh folder, lets `spoil` damage it, and returns the loader's
 /// error.
 fn load_error(name: &str, spoil: impl FnOnce(&Path)) -> String {
-    let dir = tmp_dir(name);
+    let dir = empty_dir(&format!("fm-{name}"));
     fashion_mnist::write_files(&dir, &split(20), &split(10)).unwrap();
     spoil(&dir);
     let err = Dataset::load_fashion_mnist(&dir).unwrap_err().to_string();
@@ -169,7 +165,7 @@ fn every_kind_of_bad_file_is_one_line_naming_it() {
 
 #[test]
 fn the_best_data_in_a_folder_is_chosen_and_named() {
-    let dir = tmp_dir("best");
+    let dir = empty_dir("fm-best");
     assert_eq!(present(&dir), []);
     assert_eq!(
         load_or_synthetic(&dir, 2, 5).unwrap().kind(),

@@ -8,63 +8,15 @@ mod reference;
 use alexnet_lab::data::synthetic;
 use alexnet_lab::layers::{generic, CpuPath};
 use alexnet_lab::prelude::*;
-use alexnet_lab::train::{
-    self, checkpoint, fit, DeviceChoice, Optimizer, OptimizerKind, TrainConfig,
-};
-use dfdx::nn::tensor_collection::{
-    RecursiveWalker, TensorCollection, TensorOptions, TensorVisitor, ViewTensorRef,
-};
-use std::path::PathBuf;
+use alexnet_lab::train::{checkpoint, gradients, NamedTensor, Optimizer, OptimizerKind};
+use reference::{adam_run, small_run, tmp_dir, whole_and_resumed};
 
-type Model = <Cifar as BuildOnDevice<Cpu, f32>>::Built;
+type Model = reference::Cifar32;
 
 /// How far each parameter's gradient on the generic path may be from the native one,
 /// relative to its largest value: the paths differ by at most 3.2e-6 (measured), float
 /// rounding of sums taken in other orders.
 const GRAD_TOL: f64 = 1e-5;
-
-fn tmp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("alexnet-lab-gp-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    dir
-}
-
-/// Every trainable parameter's gradient, in the model's order, with its name.
-struct Collect<'a> {
-    grads: &'a Gradients<f32, Cpu>,
-    out: Vec<(String, Vec<f32>)>,
-}
-
-impl TensorVisitor<f32, Cpu> for Collect<'_> {
-    type Viewer = ViewTensorRef;
-    type Err = CpuError;
-    type E2 = f32;
-    type D2 = Cpu;
-    fn visit<S: Shape>(
-        &mut self,
-        opts: TensorOptions<S, f32, Cpu>,
-        p: &Tensor<S, f32, Cpu>,
-    ) -> Result<Option<Tensor<S, f32, Cpu>>, CpuError> {
-        if opts.do_gradient_update {
-            let name = format!("#{} ({} values)", self.out.len(), p.shape().num_elements());
-            self.out.push((name, self.grads.get(p).as_vec()));
-        }
-        Ok(None)
-    }
-}
-
-fn all_grads(model: &Model, grads: &Gradients<f32, Cpu>) -> Vec<(String, Vec<f32>)> {
-    let mut c = Collect {
-        grads,
-        out: Vec::new(),
-    };
-    Model::iter_tensors(&mut RecursiveWalker {
-        m: model,
-        f: &mut c,
-    })
-    .unwrap();
-    c.out
-}
 
 /// The largest of `values`, NaN as soon as one is NaN (`f32::max` would skip it).
 fn max_or_nan(values: impl Iterator<Item = f32>) -> f32 {
@@ -121,7 +73,7 @@ fn pass(
     model: &mut Model,
     x: &Tensor<Rank4<16, 3, 32, 32>, f32, Cpu>,
     labels: &[usize],
-) -> (Vec<f32>, Vec<(String, Vec<f32>)>) {
+) -> (Vec<f32>, Vec<NamedTensor>) {
     let targets = one_hot(labels);
     let x: Tensor<(usize, Const<3>, Const<32>, Const<32>), f32, _> =
         x.clone().reshape_like(&(16, Const, Const, Const));
@@ -129,7 +81,7 @@ fn pass(
     let logits = model.forward_mut(x.traced(grads));
     let host = logits.retaped::<NoneTape>().as_vec();
     let grads = cross_entropy_with_logits_loss(logits, targets).backward();
-    (host, all_grads(model, &grads))
+    (host, gradients(model, &grads).unwrap())
 }
 
 #[test]
@@ -159,16 +111,15 @@ fn the_whole_cifar_model_agrees_on_both_paths() {
     println!("parameter: generic vs native | native reordered vs native (relative to max |grad|)");
     let max = |v: &[f32]| max_or_nan(v.iter().map(|x| x.abs()));
     let mut worst = 0.0f64;
-    for (k, ((name, n), ((_, g), (_, p)))) in
-        g_nat.iter().zip(g_gen.iter().zip(&g_perm)).enumerate()
-    {
+    for (k, (nat, (gen, perm))) in g_nat.iter().zip(g_gen.iter().zip(&g_perm)).enumerate() {
+        let (name, n, g, p) = (&nat.name, &nat.values, &gen.values, &perm.values);
         let (d_gen, d_perm) = (rel(g, n), rel(p, n));
         println!("{name:>24}: {d_gen:.2e} | {d_perm:.2e}");
         if k % 4 == 1 && k < 20 {
             // A convolution's bias, followed by batch norm, which subtracts the mean: its
             // gradient is 0 in exact arithmetic, and both paths give rounding noise, tiny
             // next to the weight's gradient.
-            let w = max(&g_nat[k - 1].1);
+            let w = max(&g_nat[k - 1].values);
             assert!(
                 w.is_finite() && w > 0.0,
                 "{name}: the weight's gradient {w}"
@@ -416,34 +367,12 @@ fn the_checker_refuses_a_broadcast_operand() {
     let _ = generic::check_operand(&batched, "a weight broadcast over the batch");
 }
 
-fn small_run(epochs: usize) -> (TrainConfig, alexnet_lab::data::Splits) {
-    let cfg = TrainConfig {
-        num_epochs: epochs,
-        batch_size: 16,
-        augment: true,
-        seed: 3,
-        ..Default::default()
-    };
-    (cfg, synthetic::generate(8, 2, 1).split(16).unwrap())
-}
-
 #[test]
 fn fit_on_the_generic_path_resumes_exactly() {
     CpuPath::Generic.run(|| {
         let (cfg, splits) = small_run(2);
-        let whole = tmp_dir("whole");
-        let mut model = Cpu::seed_from_u64(cfg.seed).build_module::<Cifar, f32>();
-        let h_whole = fit::<Cifar>(&mut model, &cfg, &splits, &whole, false).unwrap();
-        let parts = tmp_dir("parts");
-        let mut first = Cpu::seed_from_u64(cfg.seed).build_module::<Cifar, f32>();
-        let one = TrainConfig {
-            num_epochs: 1,
-            ..cfg.clone()
-        };
-        fit::<Cifar>(&mut first, &one, &splits, &parts, false).unwrap();
-        drop(first);
-        let mut resumed = Cpu::seed_from_u64(99).build_module::<Cifar, f32>();
-        let h_parts = fit::<Cifar>(&mut resumed, &cfg, &splits, &parts, true).unwrap();
+        let (whole, parts) = (tmp_dir("gp-whole"), tmp_dir("gp-parts"));
+        let ((_, h_whole), (_, h_parts)) = whole_and_resumed(&cfg, &splits, &whole, &parts);
         assert_eq!(h_whole.epochs.len(), 2);
         assert_eq!(h_parts.epochs.len(), h_whole.epochs.len());
         for (x, y) in h_whole.epochs.iter().zip(&h_parts.epochs) {
@@ -463,26 +392,9 @@ fn a_short_run_on_the_generic_path_learns() {
     // 16 training images, one batch a step, 12 epochs of Adam (dropout on): the loss on them
     // must fall well below where it started (2.3, chance), as a network that learns does.
     CpuPath::Generic.run(|| {
-        let cfg = TrainConfig {
-            optimizer: OptimizerKind::Adam,
-            lr: 1e-3,
-            weight_decay: 0.0,
-            num_epochs: 12,
-            batch_size: 16,
-            seed: 1,
-            ..Default::default()
-        };
         let splits = synthetic::generate(2, 1, 7).split(4).unwrap();
-        let dir = tmp_dir("learn");
-        let (history, _) = train::train(
-            &cfg,
-            &splits,
-            &dir,
-            false,
-            DeviceChoice::Cpu,
-            &mut |_, _, _| {},
-        )
-        .unwrap();
+        let dir = tmp_dir("gp-learn");
+        let (history, _) = adam_run(12, 16, &splits, &dir);
         let (first, last) = (history.epochs[0].train_loss, history.epochs[11].train_loss);
         assert!(last < 0.5 * first, "train loss {first} -> {last}");
         std::fs::remove_dir_all(dir).unwrap();

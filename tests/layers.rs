@@ -2,10 +2,12 @@
 //! against the crate's naive loops (`alexnet_lab::reference`, forward and backward) and
 //! finite differences; and the loops themselves against finite differences.
 
+mod reference;
+
 use alexnet_lab::layers::{generic, spec::*, CpuPath};
 use alexnet_lab::prelude::*;
 use alexnet_lab::reference::softmax;
-use alexnet_lab::reference::*;
+use reference::*;
 
 /// A tensor of `f32` on the CPU, without a tape.
 type Cpu32<S> = Tensor<S, f32, Cpu>;
@@ -376,11 +378,6 @@ conv_gradients_against_finite_differences!(
 #[test]
 fn winograd_transforms_correlate_exactly_and_their_adjoints_are_transposes() {
     use alexnet_lab::layers::cpu::winograd::{adjoint_gaps_1d, correlate_1d};
-    let direct = |d: &[f64], g: &[f64]| -> [f64; 2] {
-        std::array::from_fn(|i| g.iter().enumerate().map(|(k, g)| d[i + k] * g).sum())
-    };
-    let unit =
-        |n: usize, i: usize| -> Vec<f64> { (0..n).map(|j| f64::from(u8::from(i == j))).collect() };
     let random = |n: usize, seed: u64| {
         distinct(n, seed)
             .iter()
@@ -400,7 +397,7 @@ fn winograd_transforms_correlate_exactly_and_their_adjoints_are_transposes() {
         }
         for (d, g) in &cases {
             let got = correlate_1d(k, d, g).unwrap();
-            let want = direct(d, g);
+            let want: [f64; 2] = correlate_direct(d, g);
             for (got, want) in got.iter().zip(want) {
                 assert!(
                     (got - want).abs() <= 1e-12 * (1.0 + want.abs()),

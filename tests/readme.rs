@@ -17,6 +17,17 @@ fn words(text: &str) -> String {
         .join(" ")
 }
 
+/// The lines, blank ones left out, of the first quoted (```) block of `readme` after
+/// `link`; panics with `no_link` where `readme` lacks `link`.
+fn quoted_after<'a>(readme: &'a str, link: &str, no_link: &str) -> Vec<&'a str> {
+    let after = readme.split_once(link).expect(no_link).1;
+    let block = after
+        .split("```")
+        .nth(1)
+        .expect("a quoted block after the link");
+    block.lines().filter(|l| !l.trim().is_empty()).collect()
+}
+
 #[test]
 fn the_readme_quotes_what_make_figures_wrote() {
     let readme = words(&read("README.md"));
@@ -116,15 +127,11 @@ fn train_infer(text: &str) -> (f64, f64) {
 fn the_readme_quotes_the_gpu_run_as_gpu_run_wrote_it() {
     let readme = read("README.md");
     let report = read("assets/reports/gpu-run.txt");
-    let after = readme
-        .split_once("(assets/reports/gpu-run.txt):")
-        .expect("the README's GPU status links assets/reports/gpu-run.txt before its quote")
-        .1;
-    let block = after
-        .split("```")
-        .nth(1)
-        .expect("a quoted block after the link");
-    let quoted: Vec<&str> = block.lines().filter(|l| !l.trim().is_empty()).collect();
+    let quoted = quoted_after(
+        &readme,
+        "(assets/reports/gpu-run.txt):",
+        "the README's GPU status links assets/reports/gpu-run.txt before its quote",
+    );
     assert!(quoted.len() >= 5, "{quoted:?}");
     for line in &quoted {
         assert!(
@@ -191,15 +198,11 @@ fn the_readme_quotes_the_gpu_run_as_gpu_run_wrote_it() {
 fn the_readme_quotes_the_test_run_as_test_sh_wrote_it() {
     let readme = read("README.md");
     let report = read("assets/reports/test-run.txt");
-    let after = readme
-        .split_once("(assets/reports/test-run.txt)):")
-        .expect("the README links assets/reports/test-run.txt before quoting it")
-        .1;
-    let block = after
-        .split("```")
-        .nth(1)
-        .expect("a quoted block after the link");
-    let quoted: Vec<&str> = block.lines().filter(|l| !l.trim().is_empty()).collect();
+    let quoted = quoted_after(
+        &readme,
+        "(assets/reports/test-run.txt)):",
+        "the README links assets/reports/test-run.txt before quoting it",
+    );
     let written: Vec<&str> = report.lines().filter(|l| !l.starts_with('#')).collect();
     assert_eq!(
         quoted, written,

@@ -37,6 +37,17 @@ fn param_values(j: usize, dims: &[usize]) -> Vec<f32> {
     wave(n, 100 + j, 1.0 / ((n / dims[0]) as f64).sqrt())
 }
 
+/// The script's labels for a batch of 4 (`7 i mod 10`), and their one-hot rows.
+fn labels_and_targets() -> (Vec<usize>, Tensor<Rank2<4, 10>, f32, Cpu>) {
+    let labels: Vec<usize> = (0..4).map(|i| (i * 7) % 10).collect();
+    let mut onehot = vec![0.0f32; 40];
+    for (row, &l) in labels.iter().enumerate() {
+        onehot[row * 10 + l] = 1.0;
+    }
+    let t = Cpu::default().tensor_from_vec(onehot, Default::default());
+    (labels, t)
+}
+
 fn numbers(v: &Value) -> Vec<f64> {
     v.as_array()
         .unwrap_or_else(|| panic!("not a list: {v}"))
@@ -200,16 +211,11 @@ fn the_loss_and_the_course_loops_agree_with_pytorch() {
     let case = &fx["loss"];
     let logits = wave(40, 7, 3.0);
     same_inputs("loss", &logits, &case["input_sum"]);
-    let labels: Vec<usize> = (0..4).map(|i| (i * 7) % 10).collect();
+    let (labels, t) = labels_and_targets();
 
     // The training loss: dfdx's cross-entropy with one-hot targets, as a training step takes it.
     let dev = Cpu::default();
     let z: Tensor<Rank2<4, 10>, f32, _> = dev.tensor_from_vec(logits.clone(), Default::default());
-    let mut onehot = vec![0.0f32; 40];
-    for (row, &l) in labels.iter().enumerate() {
-        onehot[row * 10 + l] = 1.0;
-    }
-    let t: Tensor<Rank2<4, 10>, f32, _> = dev.tensor_from_vec(onehot, Default::default());
     let loss = cross_entropy_with_logits_loss(z.leaky_trace(), t);
     agree(
         "cross-entropy",
@@ -273,11 +279,7 @@ fn cifar_against_torch() {
     let values = wave(4 * 3 * 32 * 32, 11, 1.0);
     same_inputs("cifar", &values, &case["input_sum"]);
     let x: Tensor<Rank4<4, 3, 32, 32>, f32, _> = dev.tensor_from_vec(values, Default::default());
-    let labels: Vec<usize> = (0..4).map(|i| (i * 7) % 10).collect();
-    let mut onehot = vec![0.0f32; 40];
-    for (row, &l) in labels.iter().enumerate() {
-        onehot[row * 10 + l] = 1.0;
-    }
+    let (_, t) = labels_and_targets();
     let logits = model.forward_mut(x.leaky_trace());
     let f = agree(
         "cifar: training-mode logits",
@@ -285,7 +287,6 @@ fn cifar_against_torch() {
         &numbers(&case["logits"]),
         FORWARD_TOL,
     );
-    let t: Tensor<Rank2<4, 10>, f32, _> = dev.tensor_from_vec(onehot, Default::default());
     let loss = cross_entropy_with_logits_loss(logits, t);
     agree(
         "cifar: loss",

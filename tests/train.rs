@@ -1,21 +1,15 @@
 //! Training: the optimizers against dfdx's, resume equals uninterrupted, refusals, a
 //! diverging loss, and a model that really learns.
 
+mod reference;
+
 use alexnet_lab::data::synthetic;
 use alexnet_lab::model::Cifar;
 use alexnet_lab::prelude::*;
-use alexnet_lab::train::{
-    self, checkpoint, fit, DeviceChoice, Optimizer, OptimizerKind, TrainConfig,
-};
+use alexnet_lab::train::{self, checkpoint, fit, Optimizer, OptimizerKind, TrainConfig};
 use alexnet_lab::Error;
 use dfdx::optim::Optimizer as _;
-use std::path::PathBuf;
-
-fn tmp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("alexnet-lab-train-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    dir
-}
+use reference::{adam_run, small_run, tmp_dir, whole_and_resumed};
 
 type Update<'a, M> = Box<dyn FnMut(&mut M, &Gradients<f32, Cpu>) + 'a>;
 
@@ -147,18 +141,6 @@ fn update_borrowing_the_gradients_equals_step_to_the_bit() {
     }
 }
 
-fn small_run(epochs: usize) -> (TrainConfig, alexnet_lab::data::Splits) {
-    let cfg = TrainConfig {
-        num_epochs: epochs,
-        batch_size: 16,
-        augment: true,
-        seed: 3,
-        ..Default::default()
-    };
-    let splits = synthetic::generate(8, 2, 1).split(16).unwrap();
-    (cfg, splits)
-}
-
 fn same_history(a: &train::History, b: &train::History) {
     assert_eq!(a.epochs.len(), b.epochs.len());
     for (x, y) in a.epochs.iter().zip(&b.epochs) {
@@ -172,21 +154,8 @@ fn same_history(a: &train::History, b: &train::History) {
 #[test]
 fn a_resumed_run_ends_exactly_where_an_uninterrupted_one_does() {
     let (cfg, splits) = small_run(2);
-    let whole = tmp_dir("whole");
-    let mut model = Cpu::seed_from_u64(cfg.seed).build_module::<Cifar, f32>();
-    let h_whole = fit::<Cifar>(&mut model, &cfg, &splits, &whole, false).unwrap();
-
-    let parts = tmp_dir("parts");
-    let mut first = Cpu::seed_from_u64(cfg.seed).build_module::<Cifar, f32>(); // the same initial weights
-    let one = TrainConfig {
-        num_epochs: 1,
-        ..cfg.clone()
-    };
-    fit::<Cifar>(&mut first, &one, &splits, &parts, false).unwrap();
-    drop(first); // the "crash": nothing survives but the files
-    let mut resumed = Cpu::seed_from_u64(99).build_module::<Cifar, f32>(); // other weights, replaced by the checkpoint
-    let h_parts = fit::<Cifar>(&mut resumed, &cfg, &splits, &parts, true).unwrap();
-
+    let (whole, parts) = (tmp_dir("train-whole"), tmp_dir("train-parts"));
+    let ((model, h_whole), (resumed, h_parts)) = whole_and_resumed(&cfg, &splits, &whole, &parts);
     same_history(&h_whole, &h_parts);
     assert_eq!(
         model.0 .0 .0.weight.as_vec(),
@@ -208,7 +177,7 @@ fn a_resumed_run_ends_exactly_where_an_uninterrupted_one_does() {
 #[test]
 fn checkpoints_of_another_model_or_damaged_ones_are_refused() {
     let (cfg, splits) = small_run(1);
-    let dir = tmp_dir("refuse");
+    let dir = tmp_dir("train-refuse");
     let mut model = Cpu::seed_from_u64(0).build_module::<Cifar, f32>();
     fit::<Cifar>(&mut model, &cfg, &splits, &dir, false).unwrap();
     // A second fresh run into the same folder would overwrite it: refused.
@@ -245,7 +214,7 @@ fn checkpoints_of_another_model_or_damaged_ones_are_refused() {
 #[test]
 fn a_diverging_loss_stops_the_run_and_keeps_the_last_good_checkpoint() {
     let (cfg, splits) = small_run(1);
-    let dir = tmp_dir("nan");
+    let dir = tmp_dir("train-nan");
     let mut model = Cpu::seed_from_u64(0).build_module::<Cifar, f32>();
     fit::<Cifar>(&mut model, &cfg, &splits, &dir, false).unwrap();
     let good = std::fs::read(dir.join(checkpoint::MODEL_FILE)).unwrap();
@@ -271,26 +240,9 @@ fn cifar_learns_the_synthetic_set() {
     // 900 training images, 4 epochs of Adam: a few minutes of CPU at most in release mode.
     // Threshold 50% test accuracy against 10% chance: with 200 test images, 100 right by
     // guessing has probability below 1e-40, so passing means the network learned shapes.
-    let cfg = TrainConfig {
-        optimizer: OptimizerKind::Adam,
-        lr: 1e-3,
-        weight_decay: 0.0,
-        num_epochs: 4,
-        batch_size: 32,
-        seed: 1,
-        ..Default::default()
-    };
     let splits = synthetic::generate(100, 20, 7).split(100).unwrap();
-    let dir = tmp_dir("learn");
-    let (history, metrics) = train::train(
-        &cfg,
-        &splits,
-        &dir,
-        false,
-        DeviceChoice::Cpu,
-        &mut |_, _, _| {},
-    )
-    .unwrap();
+    let dir = tmp_dir("train-learn");
+    let (history, metrics) = adam_run(4, 32, &splits, &dir);
     assert!(history.epochs.last().unwrap().train_loss < history.epochs[0].train_loss);
     assert!(
         metrics.accuracy > 0.5,

@@ -1,12 +1,111 @@
-//! The naive loops the layers are checked against live in the crate
-//! (`alexnet_lab::reference`), where a learner can read them; test files that say
-//! `mod reference;` get them through this module.
+//! What the test files share. The naive loops the layers are checked against live in the
+//! crate (`alexnet_lab::reference`), where a learner can read them; test files that say
+//! `mod reference;` get them through this module, with the helpers below.
 #![allow(unused_imports, dead_code)]
 
 pub use alexnet_lab::reference::*;
 
+use alexnet_lab::data::{synthetic, Splits};
 use alexnet_lab::layers;
+use alexnet_lab::model::Cifar;
 use alexnet_lab::prelude::*;
+use alexnet_lab::train::{self, fit, DeviceChoice, History, Metrics, OptimizerKind, TrainConfig};
+use std::path::{Path, PathBuf};
+
+/// The first `N` outputs of the 1-D correlation `y_i = Σ_k d_{i+k} g_k`, summed directly:
+/// what a Winograd tile's transforms must give.
+pub fn correlate_direct<const N: usize>(d: &[f64], g: &[f64]) -> [f64; N] {
+    std::array::from_fn(|i| g.iter().enumerate().map(|(k, g)| d[i + k] * g).sum())
+}
+
+/// The unit vector `e_i` of length `n`.
+pub fn unit(n: usize, i: usize) -> Vec<f64> {
+    (0..n).map(|j| f64::from(u8::from(i == j))).collect()
+}
+
+/// `alexnet-lab-{name}-{pid}` in the system's temporary folder, removed if a former run
+/// left it. Each test file starts `name` with its own prefix (`cli-`, `train-`, ..) and
+/// each test in it uses its own name, so tests running at the same time, in one process or
+/// in several, never share a folder.
+pub fn tmp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("alexnet-lab-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+/// [`tmp_dir`], created (empty).
+pub fn empty_dir(name: &str) -> PathBuf {
+    let dir = tmp_dir(name);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// The short run the resume tests train: `cifar` on 160 synthetic training images (16 held
+/// out), batches of 16 with augmentation, seed 3, for `epochs` epochs.
+pub fn small_run(epochs: usize) -> (TrainConfig, Splits) {
+    let cfg = TrainConfig {
+        num_epochs: epochs,
+        batch_size: 16,
+        augment: true,
+        seed: 3,
+        ..Default::default()
+    };
+    (cfg, synthetic::generate(8, 2, 1).split(16).unwrap())
+}
+
+/// The two runs a resume test compares, written into `whole` and `parts`: `cfg` run
+/// uninterrupted, and run for one epoch, dropped (the "crash": nothing survives but the
+/// files) and resumed into a model of other weights. Returns each model and its history.
+pub fn whole_and_resumed(
+    cfg: &TrainConfig,
+    splits: &Splits,
+    whole: &Path,
+    parts: &Path,
+) -> ((Cifar32, History), (Cifar32, History)) {
+    let mut model = Cpu::seed_from_u64(cfg.seed).build_module::<Cifar, f32>();
+    let h_whole = fit::<Cifar>(&mut model, cfg, splits, whole, false).unwrap();
+    let mut first = Cpu::seed_from_u64(cfg.seed).build_module::<Cifar, f32>(); // the same initial weights
+    let one = TrainConfig {
+        num_epochs: 1,
+        ..cfg.clone()
+    };
+    fit::<Cifar>(&mut first, &one, splits, parts, false).unwrap();
+    drop(first);
+    let mut resumed = Cpu::seed_from_u64(99).build_module::<Cifar, f32>(); // other weights, replaced by the checkpoint
+    let h_parts = fit::<Cifar>(&mut resumed, cfg, splits, parts, true).unwrap();
+    ((model, h_whole), (resumed, h_parts))
+}
+
+/// `cifar` on the CPU as the tests build it.
+pub type Cifar32 = <Cifar as BuildOnDevice<Cpu, f32>>::Built;
+
+/// A fresh run of `train::train` on the CPU into `dir`, as the "it learns" tests make it:
+/// Adam at 1e-3 without weight decay, seed 1.
+pub fn adam_run(
+    num_epochs: usize,
+    batch_size: usize,
+    splits: &Splits,
+    dir: &Path,
+) -> (History, Metrics) {
+    let cfg = TrainConfig {
+        optimizer: OptimizerKind::Adam,
+        lr: 1e-3,
+        weight_decay: 0.0,
+        num_epochs,
+        batch_size,
+        seed: 1,
+        ..Default::default()
+    };
+    train::train(
+        &cfg,
+        splits,
+        dir,
+        false,
+        DeviceChoice::Cpu,
+        &mut |_, _, _| {},
+    )
+    .unwrap()
+}
 
 /// Gives a batch norm running statistics and a scale and shift that are not the identity,
 /// with some negative scales (so a folded `a` can be negative).
