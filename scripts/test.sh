@@ -29,6 +29,14 @@ cargo check --no-default-features --features cuda,ci-check --all-targets --targe
 echo "== the CIFAR-10 loader's property on a million random inputs"
 cargo test --release --test data -- --ignored 2>&1 | tee -a "$log"
 
+echo "== the ablation, quick budget: every variant trains and is tabulated (scripts/ablation.sh)"
+abl_status=0
+if bash scripts/ablation.sh quick 2>&1 | tail -12; then
+    echo "ablation: 1 passed, 0 failed" | tee -a "$log"
+else
+    abl_status=1
+    echo "ablation: 0 passed, 1 failed" | tee -a "$log"
+fi
 echo "== notebooks (set up the kernel if needed, then run each headless)"
 bash scripts/setup.sh
 nb_status=0
@@ -36,12 +44,13 @@ nb_status=0
 ALEXNET_LAB_QUICK=1 .venv/bin/python scripts/run_notebooks.py 2>&1 | tee -a "$log" || nb_status=$?
 
 # Sum the "test result: ok. N passed; M failed; ..." lines of every test binary and doctest
-# run, the runner's self-test and the notebooks' "runner: ..." and "notebooks: N passed, M failed".
+# run, the ablation's line, the runner's self-test and the notebooks' "runner: ..." and
+# "notebooks: N passed, M failed".
 count() { # count PATTERN: the passed and failed figures of the lines matching PATTERN
     awk "/$1/"' { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
         END { printf "%d passed, %d failed", p, f }' "$log"
 }
-summary="tests: $(count '^test result:|^notebooks:|^runner:')"
+summary="tests: $(count '^test result:|^notebooks:|^runner:|^ablation:')"
 echo "$summary"
 # The run's figures, for the README (assets/reports/test-run.txt is the copy it quotes).
 secs=$(($(date +%s) - start))
@@ -57,4 +66,5 @@ now=$(echo "$summary" | sed -n 's/^tests: \([0-9]*\) passed.*/\1/p')
 if [ -n "$quoted" ] && [ "$quoted" != "$now" ]; then
     echo "note: the README quotes $quoted tests (assets/reports/test-run.txt); this run had $now: copy runs/test-summary.txt there and update the README"
 fi
+[ "$abl_status" = 0 ] || exit 1
 exit "$nb_status"

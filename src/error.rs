@@ -4,7 +4,10 @@
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// A name on the command line or in a notebook that is not one of ours.
-    #[error("unknown model '{0}': choose one of paper, article, cifar")]
+    #[error(
+        "unknown model '{0}': choose one of paper, article, cifar (or the ablation's \
+         cifar-tanh, cifar-no-dropout, cifar-lrn, cifar-no-norm, lenet5)"
+    )]
     UnknownModel(String),
     /// A numeric setting outside what makes sense.
     #[error("invalid {what}: {why}")]

@@ -56,8 +56,76 @@ fn layer_tables_add_up_to_the_built_models() {
 }
 
 #[test]
+fn the_ablation_variants_change_what_they_say_and_nothing_else() {
+    use alexnet_lab::model::{CifarLrn, CifarNoDropout, CifarNoNorm, CifarTanh, LeNet5};
+    let dev = Cpu::default();
+    let cifar = 7_509_066;
+    // Batch norm's scale and shift after each of the five convolutions.
+    let bn = 2 * (64 + 192 + 384 + 256 + 256);
+    let count = |n: usize, name: ModelName| {
+        assert_eq!(summary(name).total_params(), n, "{name}'s table");
+        n
+    };
+    let tanh = dev.build_module::<CifarTanh, f32>().num_trainable_params();
+    let no_dropout = dev
+        .build_module::<CifarNoDropout, f32>()
+        .num_trainable_params();
+    let lrn = dev.build_module::<CifarLrn, f32>().num_trainable_params();
+    let no_norm = dev
+        .build_module::<CifarNoNorm, f32>()
+        .num_trainable_params();
+    assert_eq!(count(tanh, ModelName::CifarTanh), cifar);
+    assert_eq!(count(no_dropout, ModelName::CifarNoDropout), cifar);
+    assert_eq!(count(lrn, ModelName::CifarLrn), cifar - bn);
+    assert_eq!(count(no_norm, ModelName::CifarNoNorm), cifar - bn);
+    // LeNet-5 on three channels, layer by layer: weights and biases.
+    let lenet = (3 * 6 * 25 + 6)
+        + (6 * 16 * 25 + 16)
+        + (400 * 120 + 120)
+        + (120 * 84 + 84)
+        + (84 * 10 + 10);
+    let built = dev.build_module::<LeNet5, f32>().num_trainable_params();
+    assert_eq!(count(built, ModelName::LeNet5), lenet);
+    assert_eq!(lenet, 62_006);
+    // The layers each variant is made of, from its table.
+    let layers = |name: ModelName, prefix: &str| {
+        summary(name)
+            .rows
+            .iter()
+            .filter(|r| r.layer.starts_with(prefix))
+            .count()
+    };
+    assert_eq!(
+        (
+            layers(ModelName::CifarTanh, "Tanh"),
+            layers(ModelName::CifarTanh, "ReLU")
+        ),
+        (7, 0)
+    );
+    assert_eq!(layers(ModelName::CifarNoDropout, "Dropout"), 0);
+    assert_eq!(layers(ModelName::Cifar, "Dropout"), 2);
+    assert_eq!(
+        (
+            layers(ModelName::CifarLrn, "LocalResponseNorm"),
+            layers(ModelName::CifarLrn, "BatchNorm2D")
+        ),
+        (2, 0)
+    );
+    assert_eq!(layers(ModelName::CifarNoNorm, "BatchNorm2D"), 0);
+    assert_eq!(
+        ModelName::ALEXNETS,
+        [ModelName::Paper, ModelName::Article, ModelName::Cifar]
+    );
+}
+
+#[test]
 fn model_names_parse_and_reject_typos() {
     assert_eq!("Cifar".parse::<ModelName>().unwrap(), ModelName::Cifar);
+    assert_eq!("lenet5".parse::<ModelName>().unwrap(), ModelName::LeNet5);
+    assert_eq!(
+        "cifar-no-norm".parse::<ModelName>().unwrap(),
+        ModelName::CifarNoNorm
+    );
     let err = "alex".parse::<ModelName>().unwrap_err().to_string();
     assert!(err.contains("paper, article, cifar"), "{err}");
 }

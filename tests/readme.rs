@@ -267,3 +267,29 @@ fn the_readme_latency_table_is_the_runners_report() {
         );
     }
 }
+
+#[test]
+fn the_readme_quotes_the_ablation_table_as_the_script_wrote_it() {
+    let readme = read("README.md");
+    let report = read("assets/reports/ablation.md");
+    assert!(
+        report.starts_with("<!-- written by scripts/ablation.sh full ("),
+        "assets/reports/ablation.md is not a full-budget table of scripts/ablation.sh"
+    );
+    let rows: Vec<&str> = report.lines().filter(|l| l.starts_with("| ")).collect();
+    assert_eq!(
+        rows.len(),
+        2 + 7,
+        "a header, its rule and seven rows: {rows:?}"
+    );
+    for row in rows {
+        assert!(
+            readme.contains(row),
+            "README.md lacks this row of assets/reports/ablation.md:\n{row}"
+        );
+    }
+    assert!(
+        readme.contains("scripts/ablation.sh full"),
+        "the README names the command"
+    );
+}

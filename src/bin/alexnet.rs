@@ -50,13 +50,14 @@ enum Command {
     },
     /// Print a model's layer table: layer, output shape, parameters; ends "total params: N".
     Summary {
-        /// paper | article | cifar
+        /// paper | article | cifar, or an ablation variant (cifar-tanh, cifar-no-dropout,
+        /// cifar-lrn, cifar-no-norm, lenet5)
         #[arg(long, value_parser = parse_model)]
         model: ModelName,
     },
     /// Time full training steps (forward, backward, SGD update) and inference, after warm-up.
     Bench {
-        /// cifar | article | paper
+        /// cifar | article | paper, or an ablation variant
         #[arg(long, value_parser = parse_model)]
         model: ModelName,
         #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=4096))]
@@ -224,7 +225,8 @@ impl DataArgs {
 
 #[derive(clap::Args)]
 struct TrainArgs {
-    /// cifar | article
+    /// cifar | article, or an ablation variant: cifar-tanh, cifar-no-dropout, cifar-lrn,
+    /// cifar-no-norm, lenet5 (scripts/ablation.sh trains them all)
     #[arg(long, value_parser = parse_model, default_value = "cifar")]
     model: ModelName,
     #[command(flatten)]

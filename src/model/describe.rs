@@ -5,7 +5,7 @@
 use crate::layers::builders::{
     AvgPool2D, BatchNorm2D, Conv2D, Flatten, Linear, LocalResponseNorm, MaxPool2D,
 };
-use dfdx::nn::builders::{Dropout, ReLU};
+use dfdx::nn::builders::{Dropout, ReLU, Tanh};
 
 #[path = "cost.rs"]
 mod cost;
@@ -151,6 +151,12 @@ impl<const C: usize> Describe for BatchNorm2D<C> {
 impl Describe for ReLU {
     fn describe(input: &[usize], rows: &mut Vec<LayerRow>) -> Vec<usize> {
         push(rows, "ReLU".into(), input.to_vec(), 0)
+    }
+}
+
+impl Describe for Tanh {
+    fn describe(input: &[usize], rows: &mut Vec<LayerRow>) -> Vec<usize> {
+        push(rows, "Tanh".into(), input.to_vec(), 0)
     }
 }
 

@@ -34,12 +34,14 @@ mod cifar;
 mod describe;
 mod paper;
 mod summary;
+mod variants;
 
 pub use article::{Article, ConvReluBn, ConvReluBnBlock};
 pub use cifar::{Cifar, ConvBnRelu, ConvBnReluBlock};
 pub use describe::{Describe, LayerRow};
 pub use paper::Paper;
 pub use summary::{summary, Summary};
+pub use variants::{CifarLrn, CifarNoDropout, CifarNoNorm, CifarTanh, LeNet5};
 
 use crate::{Error, Result};
 use dfdx::shapes::{Const, ConstDim};
@@ -130,6 +132,21 @@ registry! {$
     Article: "article", 227 px, 10 classes, trainable: true;
     /// AlexNet scaled to CIFAR-10's 32x32 images.
     Cifar: "cifar", 32 px, 10 classes, trainable: true;
+    /// `cifar` with tanh in place of ReLU (for the ablation).
+    CifarTanh: "cifar-tanh", 32 px, 10 classes, trainable: true;
+    /// `cifar` without dropout (for the ablation).
+    CifarNoDropout: "cifar-no-dropout", 32 px, 10 classes, trainable: true;
+    /// `cifar` with the paper's local response normalisation instead of batch norm.
+    CifarLrn: "cifar-lrn", 32 px, 10 classes, trainable: true;
+    /// `cifar` with no normalisation (for the ablation).
+    CifarNoNorm: "cifar-no-norm", 32 px, 10 classes, trainable: true;
+    /// LeNet-5, the 1998 network AlexNet is measured against.
+    LeNet5: "lenet5", 32 px, 10 classes, trainable: true;
+}
+
+impl ModelName {
+    /// The three AlexNets the course builds (the others are the ablation's variants).
+    pub const ALEXNETS: [ModelName; 3] = [ModelName::Paper, ModelName::Article, ModelName::Cifar];
 }
 
 impl ModelName {

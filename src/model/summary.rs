@@ -2,7 +2,7 @@
 //! memory and receptive field; as text and as inline HTML.
 
 use super::describe::{bytes, Describe, LayerRow};
-use super::{Article, Cifar, ModelName, Paper};
+use super::ModelName;
 use std::fmt;
 
 /// The cost table of one model, computed from its type: for each layer the output shape,
@@ -36,11 +36,7 @@ pub struct Summary {
 pub fn summary(model: ModelName) -> Summary {
     let input = vec![3, model.input_size(), model.input_size()];
     let mut rows = Vec::new();
-    match model {
-        ModelName::Paper => Paper::describe(&input, &mut rows),
-        ModelName::Article => Article::describe(&input, &mut rows),
-        ModelName::Cifar => Cifar::describe(&input, &mut rows),
-    };
+    super::with_network!(model, N => N::describe(&input, &mut rows));
     Summary { model, input, rows }
 }
 
