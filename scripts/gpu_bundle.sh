@@ -22,7 +22,7 @@
 # needs only the driver's libcuda.so.1, the SONAMEs of CUDA 13's cuBLAS, NVRTC and cuRAND, and
 # the C library's own; no glibc symbol newer than 2.35; every library resolves (ldd); the PTX
 # inside targets sm_90 with ISA 9.0 or older; NVRTC's header path is the one gpu_run.sh makes;
-# the bundle is at most 48 MiB. A second run takes seconds.
+# the bundle (binaries gzipped) is at most 48 MiB. A second run takes seconds.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -104,12 +104,15 @@ for line in sys.stdin:
 dfdx_out=$(dirname "$(ls -t "$G"/target/release/build/dfdx-*/out/cuda_utils.cuh | head -1)")
 
 # 4. The bundle: stripped binaries, NVRTC's headers, dfdx's kernel headers, a manifest.
-rm -rf "$BUNDLE.new"
-mkdir -p "$BUNDLE.new/bin" "$BUNDLE.new/cuda/include" "$BUNDLE.new/dfdx-out"
-strip -o "$BUNDLE.new/bin/alexnet" "$G/target/release/alexnet"
-strip -o "$BUNDLE.new/bin/gpu_check" "$G/target/release/examples/gpu_check"
-strip -o "$BUNDLE.new/bin/cuda_fit" "$G/target/release/examples/cuda_fit"
-strip -o "$BUNDLE.new/bin/generic_path" "$generic"
+# The stripped binaries are checked in .gpu/stage and travel gzipped (gpu_run.sh unpacks them).
+STAGE=$G/stage/bin
+rm -rf "$BUNDLE.new" "$STAGE"
+mkdir -p "$STAGE" "$BUNDLE.new/bin" "$BUNDLE.new/cuda/include" "$BUNDLE.new/dfdx-out"
+strip -o "$STAGE/alexnet" "$G/target/release/alexnet"
+strip -o "$STAGE/gpu_check" "$G/target/release/examples/gpu_check"
+strip -o "$STAGE/cuda_fit" "$G/target/release/examples/cuda_fit"
+strip -o "$STAGE/generic_path" "$generic"
+for bin in "$STAGE"/*; do gzip -9 -n -c "$bin" >"$BUNDLE.new/bin/$(basename "$bin").gz"; done
 cp "$T/include/cuda_fp16.h" "$T/include/cuda_fp16.hpp" "$BUNDLE.new/cuda/include/"
 cp -r "$T/include/nv" "$BUNDLE.new/cuda/include/"
 cp "$dfdx_out"/*.cuh "$BUNDLE.new/dfdx-out/"
@@ -120,7 +123,7 @@ cp "$dfdx_out"/*.cuh "$BUNDLE.new/dfdx-out/"
     echo "nvcc: $(nvcc --version | grep -oE 'V[0-9][0-9.]*' | head -1), compute capability 9.0 (sm_90)"
     echo "cuda_include_dir: $CUDA_LINK/include"
     echo "dfdx_out_dir: $dfdx_out"
-    (cd "$BUNDLE.new" && sha256sum bin/*)
+    (cd "$STAGE" && sha256sum -- * | sed 's|  |  bin/|')
 } >"$BUNDLE.new/manifest.txt"
 rm -rf "$BUNDLE"
 mv "$BUNDLE.new" "$BUNDLE"
@@ -139,7 +142,7 @@ check() { # check WHAT OK
 }
 allowed=" libcuda.so.1 libcublas.so.13 libcublasLt.so.13 libnvrtc.so.13 libcurand.so.10 libc.so.6 libm.so.6 libgcc_s.so.1 libpthread.so.0 libdl.so.2 librt.so.1 ld-linux-x86-64.so.2 "
 glibc_need=0
-for bin in "$BUNDLE"/bin/*; do
+for bin in "$STAGE"/*; do
     name=$(basename "$bin")
     needed=$(readelf -d "$bin" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p' | tr '\n' ' ')
     stray=""
@@ -153,14 +156,14 @@ for bin in "$BUNDLE"/bin/*; do
     unresolved=$(LD_LIBRARY_PATH="$G/link:$T/lib" ldd "$bin" | grep -c 'not found' || true)
     check "$name: every library resolves (ldd)" "$([ "$unresolved" = 0 ] && echo yes || echo no)"
 done
-ptx_targets=$(grep -aoE '^\.target sm_[0-9]+' "$BUNDLE/bin/gpu_check" | sort -u | tr '\n' ' ')
-ptx_versions=$(grep -aoE '^\.version [0-9]+\.[0-9]+' "$BUNDLE/bin/gpu_check" | sort -uV | tr '\n' ' ')
+ptx_targets=$(grep -aoE '^\.target sm_[0-9]+' "$STAGE/gpu_check" | sort -u | tr '\n' ' ')
+ptx_versions=$(grep -aoE '^\.version [0-9]+\.[0-9]+' "$STAGE/gpu_check" | sort -uV | tr '\n' ' ')
 check "the kernels' PTX targets sm_90 ($ptx_targets)" \
     "$([ "$ptx_targets" = ".target sm_90 " ] && echo yes || echo no)"
 check "the PTX's ISA is 9.0 or older, which a 580 driver runs ($ptx_versions)" \
     "$(echo "$ptx_versions" | grep -qE '\.version (9\.[1-9]|[1-9][0-9])' && echo no || { [ -n "$ptx_versions" ] && echo yes || echo no; })"
 check "NVRTC's header folder in the binaries is $CUDA_LINK/include" \
-    "$(grep -aq "$CUDA_LINK/include" "$BUNDLE/bin/gpu_check" && echo yes || echo no)"
+    "$(grep -aq "$CUDA_LINK/include" "$STAGE/gpu_check" && echo yes || echo no)"
 echo "glibc_needed: $glibc_need" >>"$BUNDLE/manifest.txt"
 size=$(du -sb "$BUNDLE" | cut -f1)
 check "the bundle is $((size / 1024 / 1024)) MiB, at most $MAX_MIB" \

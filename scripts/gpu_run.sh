@@ -44,8 +44,15 @@ fail() {
 
 # What must be there before anything runs.
 [ -f "$B/manifest.txt" ] || fail "no bundle at .gpu/bundle: run 'make gpu-bundle' on a build machine and carry .gpu/bundle"
+# The binaries travel gzipped: unpacked here and checked against the manifest's SHA-256.
+BIN=/tmp/alexnet-lab-gpu/bin
+rm -rf "$BIN" && mkdir -p "$BIN" || fail "cannot make $BIN"
 for bin in alexnet gpu_check cuda_fit generic_path; do
-    [ -x "$B/bin/$bin" ] || fail "the bundle has no bin/$bin: run 'make gpu-bundle' again"
+    [ -f "$B/bin/$bin.gz" ] || fail "the bundle has no bin/$bin.gz: run 'make gpu-bundle' again"
+    gzip -dc "$B/bin/$bin.gz" >"$BIN/$bin" && chmod +x "$BIN/$bin" || fail "cannot unpack bin/$bin.gz"
+    want=$(sed -n "s|^\([0-9a-f]\{64\}\)  bin/$bin\$|\1|p" "$B/manifest.txt")
+    [ "$(sha256sum "$BIN/$bin" | cut -c1-64)" = "$want" ] ||
+        fail "bin/$bin.gz does not unpack to the binary the manifest names: build and carry the bundle again"
 done
 command -v nvidia-smi >/dev/null || fail "no nvidia-smi: this machine has no NVIDIA driver"
 gpu=$(nvidia-smi --query-gpu=name,compute_cap,driver_version,memory.total --format=csv,noheader 2>&1 | head -1)
@@ -73,7 +80,7 @@ need=$(sed -n 's/^glibc_needed: //p' "$B/manifest.txt")
 have=$(ldd --version 2>&1 | head -1 | grep -oE '[0-9]+\.[0-9]+$')
 [ -n "$need" ] && [ -n "$have" ] && [ "$(printf '%s\n%s\n' "$need" "$have" | sort -V | head -1)" = "$need" ] ||
     fail "the bundle needs glibc ${need:-?}, this machine has ${have:-?}"
-for bin in "$B"/bin/*; do
+for bin in "$BIN"/*; do
     missing=$(ldd -r "$bin" 2>&1 | grep -E 'not found|undefined symbol' | head -3 | tr '\n' ';')
     [ -z "$missing" ] || fail "$(basename "$bin"): $missing"
 done
@@ -111,7 +118,7 @@ step() { # step NAME LIMIT_S LOG COMMAND...: runs it, records ok/FAIL with its t
     return $rc
 }
 
-step "gpu_check: every layer and the cifar model on the GPU against the CPU" 240 "$OUT/gpu_check.log" "$B/bin/gpu_check"
+step "gpu_check: every layer and the cifar model on the GPU against the CPU" 240 "$OUT/gpu_check.log" "$BIN/gpu_check"
 grep -E '^(FAIL|one training|bench|[0-9]+ passed)' "$OUT/gpu_check.log" | sed 's/^/  /' | tee -a "$SUMMARY"
 if [ "$MODE" = check ]; then
     say "took $(($(date +%s) - T0)) s"
@@ -119,13 +126,13 @@ if [ "$MODE" = check ]; then
     [ "$failed" = 0 ]
     exit
 fi
-step "cuda_fit: fit on the GPU" 90 "$OUT/cuda_fit.log" "$B/bin/cuda_fit"
+step "cuda_fit: fit on the GPU" 90 "$OUT/cuda_fit.log" "$BIN/cuda_fit"
 tail -1 "$OUT/cuda_fit.log" | sed 's/^/  /' | tee -a "$SUMMARY"
 
 for cfg in "cifar 64" "cifar 256" "article 32" "article 128"; do
     set -- $cfg
     if step "alexnet bench --device cuda --model $1 --batch-size $2" 60 "$OUT/bench.log" \
-        "$B/bin/alexnet" bench --device cuda --model "$1" --batch-size "$2" --steps 20; then
+        "$BIN/alexnet" bench --device cuda --model "$1" --batch-size "$2" --steps 20; then
         say "  alexnet $1 batch $2: $(tail -3 "$OUT/bench.log" | grep -E '^(train|infer)' | tr '\n' ' ')"
     fi
     if step "bench/torch_alexnet.py --device cuda --model $1 --batch-size $2" 90 "$OUT/bench.log" \
@@ -137,13 +144,13 @@ done
 run=$(mktemp -d)/epoch
 accuracy() { grep -oE 'test accuracy [0-9.]+%' "$1" | tail -1 | grep -oE '[0-9.]+'; }
 if step "alexnet train --device cuda: one cifar epoch on 45,000 synthetic images" 150 "$OUT/epoch.log" \
-    "$B/bin/alexnet" train --device cuda --model cifar --dataset synthetic --per-class 5000 --epochs 1 --out "$run"; then
+    "$BIN/alexnet" train --device cuda --model cifar --dataset synthetic --per-class 5000 --epochs 1 --out "$run"; then
     say "  $(grep -E '^epoch +1:' "$OUT/epoch.log" | tail -1)"
     trained=$(accuracy "$OUT/epoch.log")
     say "  test accuracy after training on the GPU: ${trained:-?}%"
     for dev in cpu cuda; do
         if step "alexnet evaluate --device $dev: the GPU's checkpoint" 90 "$OUT/evaluate-$dev.log" \
-            "$B/bin/alexnet" evaluate --device "$dev" --dataset synthetic --per-class 5000 --checkpoint "$run/model.safetensors"; then
+            "$BIN/alexnet" evaluate --device "$dev" --dataset synthetic --per-class 5000 --checkpoint "$run/model.safetensors"; then
             got=$(accuracy "$OUT/evaluate-$dev.log")
             # The same weights on other arithmetic: a handful of the 10,000 test images may flip.
             step "  scored on the $dev: ${got:-?}%, within 0.2 points of training's ${trained:-?}%" 5 "$OUT/epoch.log" \
@@ -153,7 +160,7 @@ if step "alexnet train --device cuda: one cifar epoch on 45,000 synthetic images
     cat "$OUT"/evaluate-*.log >>"$OUT/epoch.log" && rm -f "$OUT"/evaluate-*.log
 fi
 
-step "generic_path: the device-generic tests" 150 "$OUT/generic_path.log" "$B/bin/generic_path"
+step "generic_path: the device-generic tests" 150 "$OUT/generic_path.log" "$BIN/generic_path"
 grep -E '^test result' "$OUT/generic_path.log" | sed 's/^/  /' | tee -a "$SUMMARY"
 
 say "took $(($(date +%s) - T0)) s"
