@@ -78,21 +78,19 @@ pub type CifarLrn = (
         LocalResponseNorm<5>,
         MaxPool2D<2, 2, 8>,
     ),
-    (Conv3<192, 384, 8>, ReLU),
-    (Conv3<384, 256, 8>, ReLU),
-    (Conv3<256, 256, 8>, ReLU, MaxPool2D<2, 2, 4>),
-    (
-        Flatten<4096>,
-        (Dropout, Linear<4096, 1024>, ReLU),
-        (Dropout, Linear<1024, 1024>, ReLU),
-        Linear<1024, 10>,
-    ),
+    PlainTail,
 );
 
 /// `cifar` with no normalisation at all.
 pub type CifarNoNorm = (
     (Conv3<3, 64, 32>, ReLU, MaxPool2D<2, 2, 16>),
     (Conv3<64, 192, 16>, ReLU, MaxPool2D<2, 2, 8>),
+    PlainTail,
+);
+
+/// What follows the second pooling in the variants without batch norm: conv 3 to 5 with ReLU,
+/// the last pooling, then `cifar`'s dense layers with dropout.
+type PlainTail = (
     (Conv3<192, 384, 8>, ReLU),
     (Conv3<384, 256, 8>, ReLU),
     (Conv3<256, 256, 8>, ReLU, MaxPool2D<2, 2, 4>),
