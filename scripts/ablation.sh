@@ -7,8 +7,9 @@
 #                                 # row trains and is tabulated, in about a minute)
 #     scripts/ablation.sh full    # Fashion-MNIST, 300 photos a class, 4 epochs (the README's)
 #
-# Each row is an ordinary run folder in runs/ablation/ROW (history.csv, metrics.json, the
-# checkpoint); the table goes to runs/ablation/table.md, which ends with one line per row.
+# Each row is an ordinary run folder in runs/ablation/BUDGET/ROW (history.csv, metrics.json, the
+# checkpoint); the table goes to runs/ablation/BUDGET/table.md, one line per row. Each budget
+# has its own folder, so `make test`'s quick run never replaces a full one.
 # "Epochs to 75%" is the first epoch whose training accuracy reached 75% (training error 25%,
 # the paper's figure 1 threshold), "-" if none did within the budget.
 set -euo pipefail
@@ -23,7 +24,7 @@ full) data=(--dataset fashion-mnist --per-class 300 --epochs 4) ;;
     ;;
 esac
 cargo build --release --quiet
-out=runs/ablation
+out=runs/ablation/$budget
 rm -rf "$out"
 mkdir -p "$out"
 # row | what changes | model | extra flags
