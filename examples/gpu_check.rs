@@ -8,7 +8,7 @@
 use alexnet_lab::bench::bench;
 use alexnet_lab::data::synthetic;
 use alexnet_lab::layers::spec::BnSpec;
-use alexnet_lab::layers::{builders, generic};
+use alexnet_lab::layers::{any_device, builders};
 use alexnet_lab::model::{Cifar, ConvBnRelu, ModelName};
 use alexnet_lab::train::{self, DeviceChoice, NamedTensor, TrainConfig};
 use dfdx::nn::tensor_collection::TensorCollection;
@@ -160,7 +160,7 @@ fn op_probes<D: Device<f32>>(
         plane: p,
         epsilon: 1e-5,
     };
-    let (y, _, _) = generic::batch_norm_train(spec, xt.leaky_trace(), &gamma, &beta)?;
+    let (y, _, _) = any_device::batch_norm_train(spec, xt.leaky_trace(), &gamma, &beta)?;
     out.push(("batch norm (generic)", y.retaped::<NoneTape>().as_vec()));
     let r = dev.tensor_from_vec(ramp(b * c * p), full);
     let g = y.try_mul(r)?.try_sum()?.backward();

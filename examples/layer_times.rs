@@ -82,7 +82,7 @@ impl Total {
 }
 
 fn main() {
-    alexnet_lab::alloc::keep_freed_memory();
+    alexnet_lab::memory::keep_freed_memory();
     let which = std::env::args().nth(1);
     let want = |m: &str| which.as_deref().map_or(true, |w| w == m);
     if !matches!(which.as_deref(), None | Some("cifar" | "article")) {

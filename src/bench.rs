@@ -64,7 +64,7 @@ pub const WARMUP_STEPS: usize = 3;
 /// optimizer settings of [`TrainConfig::default`] (SGD, momentum 0.9, L2 5e-4).
 ///
 /// On Linux with glibc this keeps freed memory in the process
-/// ([`crate::alloc::keep_freed_memory`]), as the `alexnet` tool does for training: the
+/// ([`crate::memory::keep_freed_memory`]), as the `alexnet` tool does for training: the
 /// figures are for a process tuned that way.
 ///
 /// # Errors
@@ -82,7 +82,7 @@ pub fn bench(
             why,
         });
     }
-    crate::alloc::keep_freed_memory();
+    crate::memory::keep_freed_memory();
     let (train_step_s, infer_step_s) = on_device!(device, 0, dev => with_network!(model, N => {
         run::<N, _>(&dev, batch_size, steps)
     }))?;

@@ -7,24 +7,24 @@
 //! - [`model`]: the three networks (`paper`, `article`, `cifar`) and their layer tables.
 //! - [`reference`](mod@reference): what each layer computes, as plain loops (the tests and notebooks
 //!   check the fast layers against them).
-//! - [`cells`]: models that live across notebook cells ([`cells::renumber`]).
+//! - [`tensor_ids`]: models that live across notebook cells ([`tensor_ids::renumber`]).
 //! - [`bench`](mod@bench): timing of training steps and inference.
 //!
 //! Start with `use alexnet_lab::prelude::*;`.
 
 #![deny(unsafe_op_in_unsafe_fn)]
 
-pub mod alloc;
 pub mod bench;
-pub mod cells;
 pub mod data;
 pub mod error;
 pub mod history;
 pub mod layers;
+pub mod memory;
 pub mod model;
 pub mod plot;
 pub mod prelude;
 pub mod reference;
+pub mod tensor_ids;
 pub mod train;
 
 pub use error::{Error, Result};

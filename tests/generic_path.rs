@@ -6,7 +6,7 @@
 mod reference;
 
 use alexnet_lab::data::synthetic;
-use alexnet_lab::layers::{generic, CpuPath};
+use alexnet_lab::layers::{any_device, CpuPath};
 use alexnet_lab::prelude::*;
 use alexnet_lab::train::{checkpoint, gradients, NamedTensor, Optimizer, OptimizerKind};
 use reference::{adam_run, small_run, tmp_dir, whole_and_resumed};
@@ -337,7 +337,7 @@ fn splitting_the_batch_changes_nothing() {
             y.square().sum().backward(),
         )
     });
-    let old = generic::set_element_limit(700);
+    let old = any_device::set_element_limit(700);
     let split = CpuPath::Generic.run(|| {
         let y = MaxPool2D::<2, 2, 2>.forward(conv.forward(x.leaky_trace()));
         (
@@ -345,7 +345,7 @@ fn splitting_the_batch_changes_nothing() {
             y.square().sum().backward(),
         )
     });
-    generic::set_element_limit(old);
+    any_device::set_element_limit(old);
     assert_eq!(whole.0, split.0);
     for (a, b) in [
         (whole.1.get(&x).as_vec(), split.1.get(&x).as_vec()),
@@ -364,7 +364,7 @@ fn the_checker_refuses_a_broadcast_operand() {
     let dev = Cpu::default();
     let w: Tensor<Rank2<3, 4>, f32, _> = dev.sample_normal();
     let batched: Tensor<Rank3<5, 3, 4>, f32, _> = w.broadcast();
-    let _ = generic::check_operand(&batched, "a weight broadcast over the batch");
+    let _ = any_device::check_operand(&batched, "a weight broadcast over the batch");
 }
 
 #[test]

@@ -4,7 +4,7 @@
 
 mod reference;
 
-use alexnet_lab::layers::{generic, spec::*, CpuPath};
+use alexnet_lab::layers::{any_device, spec::*, CpuPath};
 use alexnet_lab::prelude::*;
 use alexnet_lab::reference::softmax;
 use reference::*;
@@ -89,7 +89,7 @@ macro_rules! conv_case {
                 pad: $p,
                 groups: $g,
             };
-            let y: Tensor<Rank4<$b, $o, $os, $os>, f32, _, _> = generic::conv2d(
+            let y: Tensor<Rank4<$b, $o, $os, $os>, f32, _, _> = any_device::conv2d(
                 spec,
                 x.leaky_trace(),
                 &conv.weight,
@@ -371,52 +371,6 @@ conv_gradients_against_finite_differences!(
     C = 32, O = 2, K = 5, S = 1, P = 2, OS = 6, G = 1, H = 6
 );
 
-/// Both Winograd tiles' 1-D transforms in `f64`: `Aᵀ [(G g) ⊙ (Bᵀ d)]` is the correlation
-/// `y_i = Σ_k d_{i+k} g_k` for every unit filter and input (so for all of them, by
-/// linearity) and for random ones, and each adjoint the backward pass uses is the transpose
-/// of its transform.
-#[test]
-fn winograd_transforms_correlate_exactly_and_their_adjoints_are_transposes() {
-    use alexnet_lab::layers::cpu::winograd::{adjoint_gaps_1d, correlate_1d};
-    let random = |n: usize, seed: u64| {
-        distinct(n, seed)
-            .iter()
-            .map(|&v| f64::from(v) * 10.0)
-            .collect::<Vec<_>>()
-    };
-    for k in [3, 5] {
-        let n = k + 1;
-        let mut cases: Vec<(Vec<f64>, Vec<f64>)> = Vec::new();
-        for i in 0..n {
-            for j in 0..k {
-                cases.push((unit(n, i), unit(k, j)));
-            }
-        }
-        for seed in 0..20 {
-            cases.push((random(n, seed), random(k, seed + 100)));
-        }
-        for (d, g) in &cases {
-            let got = correlate_1d(k, d, g).unwrap();
-            let want: [f64; 2] = correlate_direct(d, g);
-            for (got, want) in got.iter().zip(want) {
-                assert!(
-                    (got - want).abs() <= 1e-12 * (1.0 + want.abs()),
-                    "F(2, {k}): {d:?} * {g:?}: got {got}, want {want}"
-                );
-            }
-        }
-        for seed in 0..20 {
-            let (x, y) = (random(n, seed), random(n, seed + 50));
-            let gaps = adjoint_gaps_1d(k, &x, &y).unwrap();
-            assert!(
-                gaps.iter().all(|g| g.abs() < 1e-9),
-                "F(2, {k}) adjoint gaps {gaps:?}"
-            );
-        }
-    }
-    assert!(correlate_1d(7, &[0.0; 8], &[0.0; 7]).is_none());
-}
-
 /// Distinct values a step of 0.01 apart, shuffled, so each max is unique and a finite
 /// difference cannot change which element wins.
 fn distinct(n: usize, seed: u64) -> Vec<f32> {
@@ -467,7 +421,7 @@ macro_rules! pool_case {
                 stride: $s,
             };
             let y: Tensor<Rank4<$b, $c, $os, $os>, f32, _, _> =
-                generic::pool2d(spec, x.leaky_trace(), Default::default()).unwrap();
+                any_device::pool2d(spec, x.leaky_trace(), Default::default()).unwrap();
             assert_close(
                 "generic y",
                 &y.retaped::<NoneTape>().as_vec(),
@@ -582,7 +536,7 @@ fn lrn_matches_the_paper_formula_and_finite_differences() {
         beta: 0.75,
         k: 2.0,
     };
-    let y = generic::lrn(spec, x.leaky_trace()).unwrap();
+    let y = any_device::lrn(spec, x.leaky_trace()).unwrap();
     assert_close(
         "generic y",
         &y.retaped::<NoneTape>().as_vec(),
@@ -688,7 +642,7 @@ fn batch_norm_matches_dfdx_in_training_and_evaluation_on_both_paths() {
         epsilon: 1e-5,
     };
     let (y, mean, var) =
-        generic::batch_norm_train(spec, x.leaky_trace(), &ours.scale, &ours.bias).unwrap();
+        any_device::batch_norm_train(spec, x.leaky_trace(), &ours.scale, &ours.bias).unwrap();
     assert_close(
         "generic y",
         &y.retaped::<NoneTape>().as_vec(),
@@ -710,7 +664,7 @@ fn batch_norm_matches_dfdx_in_training_and_evaluation_on_both_paths() {
         dev.tensor_from_vec(a.clone(), (C,)),
         dev.tensor_from_vec(b.clone(), (C,)),
     );
-    let affine = generic::channel_affine(spec, x.clone(), &at, &bt)
+    let affine = any_device::channel_affine(spec, x.clone(), &at, &bt)
         .unwrap()
         .as_vec();
     let want: Vec<f64> = x
@@ -835,7 +789,7 @@ fn linear_matches_naive_loops_on_both_paths_and_takes_one_sample() {
     );
     let (params, want) = ((&x, &fc.weight, &fc.bias), [&want_y[..], &gx, &gw, &gb]);
     assert_traced("cpu", fc.forward(x.leaky_trace()), &r, params, want, 1e-5);
-    let y = generic::linear(x.leaky_trace(), &fc.weight, &fc.bias).unwrap();
+    let y = any_device::linear(x.leaky_trace(), &fc.weight, &fc.bias).unwrap();
     assert_traced("generic", y, &r, params, want, 1e-5);
 
     let one: Tensor<Rank1<40>, f32, _> = dev.tensor(std::array::from_fn(|i| x.array()[1][i]));

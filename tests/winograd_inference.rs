@@ -1,5 +1,5 @@
 //! Inference of 3x3 stride-1 convolutions by Winograd's F(4x4, 3x3), against naive loops in
-//! `f64`: its 1-D transform exactly, then whole layers of the `cifar` and `article` models'
+//! `f64`: whole layers of the `cifar` and `article` models'
 //! sizes, odd sizes that leave partial tiles, paddings 0 to 2, batches of several blocks,
 //! outputs split into channel chunks, and every epilogue; through `winograd::forward`
 //! directly and through the layers (`Conv2D` without a tape, the models' fused blocks).
@@ -11,7 +11,7 @@ mod reference;
 
 use alexnet_lab::layers::builders;
 use alexnet_lab::layers::cpu::conv;
-use alexnet_lab::layers::cpu::winograd::{self, correlate_1d_4x3};
+use alexnet_lab::layers::cpu::winograd;
 use alexnet_lab::layers::spec::{ConvSpec, Epilogue};
 use alexnet_lab::model::{ConvBnRelu, ConvReluBn};
 use alexnet_lab::prelude::*;
@@ -22,31 +22,6 @@ use reference::*;
 /// The tests' tolerance for inference (as in `tests/layers.rs` and `tests/inference.rs`):
 /// `|got - want| <= TOL * (1 + |want|)`.
 const TOL: f64 = 1e-4;
-
-#[test]
-fn f43_transform_correlates_exactly() {
-    let mut rng = StdRng::seed_from_u64(1);
-    let mut random =
-        |n: usize| -> Vec<f64> { (0..n).map(|_| rng.gen_range(-10.0..10.0)).collect() };
-    let mut cases: Vec<(Vec<f64>, Vec<f64>)> = Vec::new();
-    for i in 0..6 {
-        for j in 0..3 {
-            cases.push((unit(6, i), unit(3, j)));
-        }
-    }
-    for _ in 0..50 {
-        cases.push((random(6), random(3)));
-    }
-    for (d, g) in &cases {
-        let (got, want) = (correlate_1d_4x3(d, g), correlate_direct::<4>(d, g));
-        for (got, want) in got.iter().zip(want) {
-            assert!(
-                (got - want).abs() <= 1e-12 * (1.0 + want.abs()),
-                "F(4, 3): {d:?} * {g:?}: got {got}, want {want}"
-            );
-        }
-    }
-}
 
 /// One square 3x3 stride-1 convolution.
 #[derive(Clone, Copy, Debug)]

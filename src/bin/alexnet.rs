@@ -405,7 +405,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     // step: keep freed memory in the process instead of handing it back to the kernel
     // (Linux with glibc; see `alexnet_lab::alloc`). A deliberate choice of this tool.
     if !matches!(cli.command, Command::Data(_) | Command::Summary { .. }) {
-        alexnet_lab::alloc::keep_freed_memory();
+        alexnet_lab::memory::keep_freed_memory();
     }
     match cli.command {
         Command::Data(cmd) => run_data(cmd)?,

@@ -1,10 +1,10 @@
 //! `LabDevice` for dfdx's `Cpu`: the native kernels of [`super::cpu`], or the generic ones
-//! ([`super::generic`]) when the thread's [`super::CpuPath`] says so, with each layer's
+//! ([`super::any_device`]) when the thread's [`super::CpuPath`] says so, with each layer's
 //! backward pass recorded on the tape.
 
+use super::any_device;
 use super::cpu;
 use super::device::{conv2d_then_epilogue, BnOutput, Channels, LabDevice, Raw, Rows};
-use super::generic;
 use super::host::{split_values, Host};
 use super::no_input_gradient::{gradient_unread, NoInputGradient};
 use super::path::generic_on_cpu;
@@ -86,7 +86,7 @@ impl LabDevice for Cpu {
         out_shape: So,
     ) -> Result<Tensor<So, f32, Self, T>, Self::Err> {
         if generic_on_cpu() {
-            return generic::conv2d(spec, x, w, b, out_shape);
+            return any_device::conv2d(spec, x, w, b, out_shape);
         }
         let (x, mut tape, xv) = split_values(x)?;
         let (wv, bv) = (Host::of(w)?, Host::of(b)?);
@@ -132,7 +132,7 @@ impl LabDevice for Cpu {
         out_shape: So,
     ) -> Result<Tensor<So, f32, Self, T>, Self::Err> {
         if generic_on_cpu() {
-            return generic::pool2d(spec, x, out_shape);
+            return any_device::pool2d(spec, x, out_shape);
         }
         let (x, mut tape, xv) = split_values(x)?;
         if !T::OWNS_TAPE {
@@ -159,7 +159,7 @@ impl LabDevice for Cpu {
         x: Tensor<S, f32, Self, T>,
     ) -> Result<Tensor<S, f32, Self, T>, Self::Err> {
         if generic_on_cpu() {
-            return generic::lrn(spec, x);
+            return any_device::lrn(spec, x);
         }
         let (x, mut tape, xv) = split_values(x)?;
         let out = x
@@ -181,7 +181,7 @@ impl LabDevice for Cpu {
         beta: &Tensor<Sc, f32, Self>,
     ) -> Result<BnOutput<S, Self, T>, Self::Err> {
         if generic_on_cpu() {
-            return generic::batch_norm_train(spec, x, gamma, beta);
+            return any_device::batch_norm_train(spec, x, gamma, beta);
         }
         cpu_batch_norm_train(spec, x, (gamma, beta), false)
     }
@@ -193,7 +193,7 @@ impl LabDevice for Cpu {
         beta: &Tensor<Sc, f32, Self>,
     ) -> Result<BnOutput<S, Self, T>, Self::Err> {
         if generic_on_cpu() {
-            let (y, mean, var) = generic::batch_norm_train(spec, x, gamma, beta)?;
+            let (y, mean, var) = any_device::batch_norm_train(spec, x, gamma, beta)?;
             return Ok((y.try_relu()?, mean, var));
         }
         cpu_batch_norm_train(spec, x, (gamma, beta), true)
@@ -205,7 +205,7 @@ impl LabDevice for Cpu {
         b: &Tensor<Rank1<O>, f32, Self>,
     ) -> Result<Rows<B, O, Self, T>, Self::Err> {
         if generic_on_cpu() {
-            return generic::linear(x, w, b);
+            return any_device::linear(x, w, b);
         }
         let batch = x.shape().0;
         let (x, mut tape, xv) = split_values(x)?;
@@ -234,7 +234,7 @@ impl LabDevice for Cpu {
         b: &Channels<Self>,
     ) -> Result<Tensor<S, f32, Self>, Self::Err> {
         if generic_on_cpu() {
-            return generic::channel_affine(spec, x, a, b);
+            return any_device::channel_affine(spec, x, a, b);
         }
         let (x, _, xv) = split_values(x)?;
         let y = cpu::bn::affine(&spec, &xv, &Host::of(a)?, &Host::of(b)?, false);

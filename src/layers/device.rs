@@ -2,7 +2,7 @@
 //!
 //! A layer hands its sizes to the device as a [`ConvSpec`], [`PoolSpec`] or [`LrnSpec`] and
 //! gets a tensor back with the backward pass recorded on the tape. `Cpu` uses the im2col +
-//! gemm kernels of [`super::cpu`]; every other device (CUDA) uses [`super::generic`], which is
+//! gemm kernels of [`super::cpu`]; every other device (CUDA) uses [`super::any_device`], which is
 //! built from dfdx's own differentiable ops and so runs wherever dfdx does. The CPU can be
 //! sent down the generic path too ([`CpuPath`]), which is how the tests check, on machines
 //! without a GPU, the code a GPU runs.

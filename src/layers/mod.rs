@@ -11,13 +11,13 @@
 //!
 //! Taught in `notebooks/02-convolution.ipynb` and `notebooks/05-pooling.ipynb`.
 
+pub mod any_device;
 mod batchnorm;
 mod conv2d;
 pub mod cpu;
 mod cpu_device;
 mod device;
 mod flatten;
-pub mod generic;
 mod host;
 mod linear;
 mod lrn;

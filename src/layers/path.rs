@@ -8,8 +8,8 @@ use std::cell::Cell;
 pub enum CpuPath {
     /// The fast native kernels of [`super::cpu`] (the default).
     Native,
-    /// The device-generic ops of [`super::generic`], the ones CUDA runs, with dfdx's CUDA
-    /// preconditions checked on every product ([`generic::check_operand`]).
+    /// The device-generic ops of [`super::any_device`], the ones CUDA runs, with dfdx's CUDA
+    /// preconditions checked on every product ([`any_device::check_operand`]).
     Generic,
 }
 

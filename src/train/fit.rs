@@ -96,8 +96,8 @@ pub fn fit_with<N: Network, M: Trainable<N>>(
     }
     // A model built in another notebook cell was numbered by that cell's copy of dfdx's
     // tensor counter; fresh numbers from this code's counter keep its gradients apart from
-    // the new tensors of every step (see `crate::cells`).
-    crate::cells::renumber::<M, Dev<M>>(model)?;
+    // the new tensors of every step (see `crate::tensor_ids`).
+    crate::tensor_ids::renumber::<M, Dev<M>>(model)?;
     let mut opt = Optimizer::new(cfg.optimizer, cfg.lr, cfg.momentum, cfg.weight_decay);
     let saved = out.join(checkpoint::STATE_FILE).exists();
     let (norm, mut history) = if resume && saved {

@@ -12,17 +12,6 @@ use alexnet_lab::prelude::*;
 use alexnet_lab::train::{self, fit, DeviceChoice, History, Metrics, OptimizerKind, TrainConfig};
 use std::path::{Path, PathBuf};
 
-/// The first `N` outputs of the 1-D correlation `y_i = Σ_k d_{i+k} g_k`, summed directly:
-/// what a Winograd tile's transforms must give.
-pub fn correlate_direct<const N: usize>(d: &[f64], g: &[f64]) -> [f64; N] {
-    std::array::from_fn(|i| g.iter().enumerate().map(|(k, g)| d[i + k] * g).sum())
-}
-
-/// The unit vector `e_i` of length `n`.
-pub fn unit(n: usize, i: usize) -> Vec<f64> {
-    (0..n).map(|j| f64::from(u8::from(i == j))).collect()
-}
-
 /// `alexnet-lab-{name}-{pid}` in the system's temporary folder, removed if a former run
 /// left it. Each test file starts `name` with its own prefix (`cli-`, `train-`, ..) and
 /// each test in it uses its own name, so tests running at the same time, in one process or

@@ -485,7 +485,8 @@ grad_passes!(F2x5, 6, 5);
 /// `Aᵀ [(G g) ⊙ (Bᵀ d)]` in `f64` for a `kernel`-tap filter `g` and an input run `d` of
 /// `kernel + 1` values: the two outputs of the 1-D transforms the layers use for training,
 /// which equal the correlation `y_i = Σ_k d_{i+k} g_k`. `None` for a kernel without a tile.
-pub fn correlate_1d(kernel: usize, d: &[f64], g: &[f64]) -> Option<[f64; 2]> {
+#[cfg(test)]
+fn correlate_1d(kernel: usize, d: &[f64], g: &[f64]) -> Option<[f64; 2]> {
     match kernel {
         3 => Some(correlate::<F2x3, 4, 3, 2>(d, g)),
         5 => Some(correlate::<F2x5, 6, 5, 2>(d, g)),
@@ -495,10 +496,12 @@ pub fn correlate_1d(kernel: usize, d: &[f64], g: &[f64]) -> Option<[f64; 2]> {
 
 /// The same for F(4, 3), the tile of 3x3 inference: the four outputs of `Aᵀ [(G g) ⊙ (Bᵀ d)]`
 /// for a 3-tap filter `g` and an input run `d` of 6 values.
-pub fn correlate_1d_4x3(d: &[f64], g: &[f64]) -> [f64; 4] {
+#[cfg(test)]
+fn correlate_1d_4x3(d: &[f64], g: &[f64]) -> [f64; 4] {
     correlate::<F4x3, 6, 3, 4>(d, g)
 }
 
+#[cfg(test)]
 fn correlate<W: Minimal<N, K, M>, const N: usize, const K: usize, const M: usize>(
     d: &[f64],
     g: &[f64],
@@ -511,7 +514,8 @@ fn correlate<W: Minimal<N, K, M>, const N: usize, const K: usize, const M: usize
 /// for vectors of `kernel + 1` values (the first `kernel`, or two, where a transform takes
 /// fewer): all zero when each adjoint the backward pass uses is the transpose of its
 /// forward transform. `None` for a kernel without a tile.
-pub fn adjoint_gaps_1d(kernel: usize, x: &[f64], y: &[f64]) -> Option<[f64; 3]> {
+#[cfg(test)]
+fn adjoint_gaps_1d(kernel: usize, x: &[f64], y: &[f64]) -> Option<[f64; 3]> {
     fn run<W: Adjoint<N, K>, const N: usize, const K: usize>(x: &[f64], y: &[f64]) -> [f64; 3] {
         let dot = |a: &[f64], b: &[f64]| a.iter().zip(b).map(|(a, b)| a * b).sum::<f64>();
         let (xn, yn): ([f64; N], [f64; N]) = (array(x), array(y));
@@ -530,6 +534,7 @@ pub fn adjoint_gaps_1d(kernel: usize, x: &[f64], y: &[f64]) -> Option<[f64; 3]> 
 }
 
 /// The first `N` values of `s`.
+#[cfg(test)]
 fn array<const N: usize>(s: &[f64]) -> [f64; N] {
     std::array::from_fn(|i| s[i])
 }
@@ -1158,6 +1163,84 @@ fn backward_with<W: Adjoint<N, K> + GradPasses, const N: usize, const K: usize>(
         add_filter_grad::<W, N, K>(s, &total.du, gw);
         for (g, d) in gb.iter_mut().zip(&total.gb) {
             *g += d;
+        }
+    }
+}
+
+/// The 1-D transforms of every tile in `f64`, against the correlation written as a loop.
+#[cfg(test)]
+mod tests {
+    use super::{adjoint_gaps_1d, correlate_1d, correlate_1d_4x3};
+    use rand::{rngs::StdRng, Rng, SeedableRng};
+
+    /// `y_i = Σ_k d_{i+k} g_k` for the first `M` outputs.
+    fn correlate_direct<const M: usize>(d: &[f64], g: &[f64]) -> [f64; M] {
+        std::array::from_fn(|i| g.iter().enumerate().map(|(k, gk)| d[i + k] * gk).sum())
+    }
+
+    fn unit(n: usize, i: usize) -> Vec<f64> {
+        (0..n).map(|j| if j == i { 1.0 } else { 0.0 }).collect()
+    }
+
+    /// Every unit filter against every unit input (so all of them, by linearity), and
+    /// random ones.
+    fn cases(n: usize, k: usize, seed: u64) -> Vec<(Vec<f64>, Vec<f64>)> {
+        let mut rng = StdRng::seed_from_u64(seed);
+        let mut random = |len: usize| (0..len).map(|_| rng.gen_range(-10.0..10.0)).collect();
+        let mut cases = Vec::new();
+        for i in 0..n {
+            for j in 0..k {
+                cases.push((unit(n, i), unit(k, j)));
+            }
+        }
+        for _ in 0..50 {
+            cases.push((random(n), random(k)));
+        }
+        cases
+    }
+
+    fn assert_exact(what: &str, got: &[f64], want: &[f64]) {
+        assert_eq!(got.len(), want.len(), "{what}");
+        for (got, want) in got.iter().zip(want) {
+            assert!(
+                (got - want).abs() <= 1e-12 * (1.0 + want.abs()),
+                "{what}: got {got}, want {want}"
+            );
+        }
+    }
+
+    #[test]
+    fn training_tiles_correlate_exactly_and_their_adjoints_are_transposes() {
+        for k in [3, 5] {
+            for (d, g) in cases(k + 1, k, k as u64) {
+                let got = correlate_1d(k, &d, &g).unwrap();
+                assert_exact(
+                    &format!("F(2, {k}) {d:?} * {g:?}"),
+                    &got,
+                    &correlate_direct::<2>(&d, &g),
+                );
+            }
+            for (x, y) in cases(k + 1, k + 1, 10 + k as u64) {
+                let gaps = adjoint_gaps_1d(k, &x, &y).unwrap();
+                assert!(
+                    gaps.iter().all(|g| g.abs() < 1e-9),
+                    "F(2, {k}) adjoint gaps {gaps:?}"
+                );
+            }
+        }
+        assert!(correlate_1d(7, &[0.0; 8], &[0.0; 7]).is_none());
+        assert!(adjoint_gaps_1d(7, &[0.0; 8], &[0.0; 8]).is_none());
+    }
+
+    #[test]
+    fn inference_tile_f43_correlates_exactly() {
+        for (d, g) in cases(6, 3, 1) {
+            let got = correlate_1d_4x3(&d, &g);
+            assert_exact(
+                &format!("F(4, 3) {d:?} * {g:?}"),
+                &got,
+                &correlate_direct::<4>(&d, &g),
+            );
         }
     }
 }
