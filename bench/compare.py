@@ -15,8 +15,10 @@ each round, so no framework always goes first), with the same model, batch size 
 count; every program prints `train: X img/s` and `infer: Y img/s`. Peak memory is each
 process's maximum resident set size (from `wait4`), training and inference included. The
 table shows the median over the rounds of each figure and our ratio to the faster peer
-(memory: to the smaller), with the date, machine and commands. On a shared or noisy machine
-only ratios from one run mean anything: compare nothing across runs.
+(memory: to the smaller), with the date, machine and commands; the report is printed and
+written to `--out` (runs/compare.md). The README quotes its copy in assets/reports/compare.md
+and a test checks that they agree. On a shared or noisy machine only ratios from one run mean
+anything: compare nothing across runs.
 """
 import argparse
 import datetime
@@ -137,6 +139,9 @@ def main():
     ap.add_argument("--alexnet", help="the alexnet binary to time (default: cargo build --release)")
     ap.add_argument("--python", default=sys.executable,
                     help="the Python that makes the peers' venv (default: this one)")
+    ap.add_argument("--out", default="runs/compare.md",
+                    help="also write the report here (default: runs/compare.md; the README quotes "
+                         "its copy, assets/reports/compare.md)")
     a = ap.parse_args()
     setup_venv(a.python)
     binary = alexnet_binary(a.alexnet)
@@ -165,12 +170,12 @@ def main():
                 print(f"round {r + 1}/{a.rounds} {model:<7} {NAMES[i]:<11} train {train:7.1f} "
                       f"infer {infer:7.1f} img/s  peak {peak:6.0f} MiB", flush=True)
 
-    print()
-    print(f"Measured {started:%Y-%m-%d %H:%M} UTC on {machine()}; TensorFlow {tf_version} "
-          f"(Keras), PyTorch {torch_version}; medians of {a.rounds} alternated rounds.")
-    print()
-    print("| model, batch | | alexnet-lab | Keras | PyTorch | vs the better peer | each round |")
-    print("| --- | --- | ---: | ---: | ---: | ---: | ---: |")
+    lines = [f"<!-- written by python3 bench/compare.py {' '.join(sys.argv[1:])}".rstrip() + " -->",
+             f"Measured {started:%Y-%m-%d %H:%M} UTC on {machine()}; TensorFlow {tf_version} "
+             f"(Keras), PyTorch {torch_version}; medians of {a.rounds} alternated rounds.",
+             "",
+             "| model, batch | | alexnet-lab | Keras | PyTorch | vs the better peer | each round |",
+             "| --- | --- | ---: | ---: | ---: | ---: | ---: |"]
     for model in a.models:
         batch = commands[model][0]
         med = {n: [statistics.median(v[k] for v in results[(model, n)]) for k in range(3)]
@@ -182,18 +187,25 @@ def main():
             rounds = [[results[(model, n)][r][k] for n in NAMES] for r in range(a.rounds)]
             per_round = [float(ratio(o, (kv, tv), k < 2).strip("*x")) for o, kv, tv in rounds]
             spread = f"{min(per_round):.2f}-{max(per_round):.2f}x"
-            print(f"| `{model}`, {batch} | {label} | {fmt(ours)} | {fmt(keras)} | {fmt(torch)} | "
-                  f"{ratio(ours, (keras, torch), higher_is_better=k < 2)} | {spread} |")
-    print()
-    print("Ratios: ours over the faster peer (memory: the smaller peer's over ours), so above 1.00x")
-    print("means ahead; `each round`: the lowest and highest of the same ratio within one round")
-    print("(a wide range means the machine's load changed during the run). Commands:")
-    print()
+            lines.append(f"| `{model}`, {batch} | {label} | {fmt(ours)} | {fmt(keras)} | "
+                         f"{fmt(torch)} | {ratio(ours, (keras, torch), higher_is_better=k < 2)} | "
+                         f"{spread} |")
+    lines += ["",
+              "Ratios: ours over the faster peer (memory: the smaller peer's over ours), so above",
+              "1.00x means ahead; `each round`: the lowest and highest of the same ratio within one",
+              "round (a wide range means the machine's load changed during the run). Commands:",
+              ""]
+    shown = {str(binary): "target/release/alexnet", str(PEER_PY): ".venv-peers/bin/python"}
     for model in a.models:
         for cmd in commands[model][1]:
-            shown = {str(binary): "target/release/alexnet", str(PEER_PY): ".venv-peers/bin/python"}
-            print("    " + " ".join(shown.get(c, c) for c in cmd))
-
+            lines.append("    " + " ".join(shown.get(c, c) for c in cmd))
+    report = "\n".join(lines) + "\n"
+    print()
+    print(report, end="")
+    out = ROOT / a.out
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(report)
+    print(f"\nwritten to {a.out}")
 
 if __name__ == "__main__":
     main()

@@ -17,19 +17,28 @@ rustup component add rust-src rustfmt clippy >/dev/null 2>&1 || true
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 start=$(date +%s)
+# Each step's wall time, for the summary: "fmt 1 s, clippy 80 s, ...".
+phases="" phase_name="" phase_start=$start
+phase() { # phase NAME TITLE: ends the step before, starts NAME
+    local now
+    now=$(date +%s)
+    if [ -n "$phase_name" ]; then phases="${phases:+$phases, }$phase_name $((now - phase_start)) s"; fi
+    phase_name=$1 phase_start=$now
+    [ -z "${2:-}" ] || echo "== $2"
+}
 
-echo "== cargo fmt --check"
+phase fmt "cargo fmt --check"
 cargo fmt --all -- --check
-echo "== cargo clippy --all-targets -- -D warnings"
+phase clippy "cargo clippy --all-targets -- -D warnings"
 cargo clippy --all-targets -- -D warnings
-echo "== cargo test --release"
+phase "cargo test" "cargo test --release"
 cargo test --release 2>&1 | tee "$log"
-echo "== cargo check --features cuda --all-targets (ci-check: no CUDA toolkit needed)"
+phase "cuda check" "cargo check --features cuda --all-targets (ci-check: no CUDA toolkit needed)"
 cargo check --no-default-features --features cuda,ci-check --all-targets --target-dir target/cuda-check
-echo "== the CIFAR-10 loader's property on a million random inputs"
+phase "loader property" "the CIFAR-10 loader's property on a million random inputs"
 cargo test --release --test data -- --ignored 2>&1 | tee -a "$log"
 
-echo "== the ablation, quick budget: every variant trains and is tabulated (scripts/ablation.sh)"
+phase ablation "the ablation, quick budget: every variant trains and is tabulated (scripts/ablation.sh)"
 abl_status=0
 if bash scripts/ablation.sh quick 2>&1 | tail -12; then
     echo "ablation: 1 passed, 0 failed" | tee -a "$log"
@@ -37,8 +46,9 @@ else
     abl_status=1
     echo "ablation: 0 passed, 1 failed" | tee -a "$log"
 fi
-echo "== notebooks (set up the kernel if needed, then run each headless)"
+phase setup "notebooks (set up the kernel if needed, then run each headless)"
 bash scripts/setup.sh
+phase notebooks
 nb_status=0
 .venv/bin/python scripts/run_notebooks.py --self-test 2>&1 | tee -a "$log" || nb_status=$?
 ALEXNET_LAB_QUICK=1 .venv/bin/python scripts/run_notebooks.py 2>&1 | tee -a "$log" || nb_status=$?
@@ -50,6 +60,7 @@ count() { # count PATTERN: the passed and failed figures of the lines matching P
     awk "/$1/"' { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
         END { printf "%d passed, %d failed", p, f }' "$log"
 }
+phase ""
 summary="tests: $(count '^test result:|^notebooks:|^runner:|^ablation:')"
 echo "$summary"
 # The run's figures, for the README (assets/reports/test-run.txt is the copy it quotes).
@@ -59,8 +70,9 @@ mkdir -p runs
     echo "# written by scripts/test.sh (make test), $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, $(uname -sm)"
     echo "$summary"
     echo "of which notebooks: $(count '^notebooks:'); the runner's own checks: $(count '^runner:')"
-    echo "took $((secs / 60)) min $((secs % 60)) s"
+    echo "took $((secs / 60)) min $((secs % 60)) s: $phases"
 } >runs/test-summary.txt
+echo "took $((secs / 60)) min $((secs % 60)) s: $phases"
 quoted=$(sed -n 's/^tests: \([0-9]*\) passed.*/\1/p' assets/reports/test-run.txt 2>/dev/null || true)
 now=$(echo "$summary" | sed -n 's/^tests: \([0-9]*\) passed.*/\1/p')
 if [ -n "$quoted" ] && [ "$quoted" != "$now" ]; then

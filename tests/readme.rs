@@ -293,3 +293,56 @@ fn the_readme_quotes_the_ablation_table_as_the_script_wrote_it() {
         "the README names the command"
     );
 }
+
+/// Every `unsafe` block and `unsafe fn` in src/, outside comments, each under a `SAFETY`
+/// comment (in the comment lines right above it), and their number as the README states it.
+#[test]
+fn the_readme_counts_the_unsafe_code_and_each_has_a_safety_comment() {
+    fn rust_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                rust_files(&path, out);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                out.push(path);
+            }
+        }
+    }
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut files = Vec::new();
+    rust_files(&root.join("src"), &mut files);
+    let (mut blocks, mut fns) = (0, 0);
+    for file in &files {
+        let text = std::fs::read_to_string(file).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        for (i, line) in lines.iter().enumerate() {
+            let code = line.split("//").next().unwrap_or("");
+            let (block, func) = (code.contains("unsafe {"), code.contains("unsafe fn"));
+            if !block && !func {
+                continue;
+            }
+            blocks += usize::from(block);
+            fns += usize::from(func);
+            // The comment block right above (attributes may sit between), or the line itself.
+            let mut found = line.contains("SAFETY");
+            let mut j = i;
+            while !found && j > 0 {
+                j -= 1;
+                let above = lines[j].trim_start();
+                if !(above.starts_with("//") || above.starts_with("#[")) {
+                    break;
+                }
+                found = above.contains("SAFETY");
+            }
+            assert!(
+                found,
+                "{}:{}: `unsafe` without a SAFETY comment above it",
+                file.display(),
+                i + 1
+            );
+        }
+    }
+    let readme = words(&read("README.md"));
+    let claim = format!("The crate holds {blocks} `unsafe` blocks and {fns} `unsafe fn`");
+    assert!(readme.contains(&claim), "the README does not say: {claim}");
+}
