@@ -3,11 +3,15 @@
 //! written, just after one commits) and resumed each time ends exactly where an
 //! uninterrupted run does; a run on Fashion-MNIST evaluated on the set it learned; named data
 //! folders without data, a checkpoint scored on another set's classes and a device the build
-//! lacks are one-line errors.
+//! lacks are one-line errors; a run with the paper's options scored by ten-view averaging
+//! beside the single view (the printed figures and the report against the library's), a
+//! resume with other flags that says it keeps the saved ones, a note on the ten views of a
+//! run trained without crops, and an unknown `--init` refused in one line.
 
 mod reference;
 
-use alexnet_lab::train::checkpoint;
+use alexnet_lab::data::{self, synthetic};
+use alexnet_lab::train::{self, checkpoint, DeviceChoice, Init};
 use rand::{rngs::StdRng, Rng, SeedableRng};
 use reference::tmp_dir;
 use std::path::Path;
@@ -305,4 +309,188 @@ fn the_cuda_device_is_a_one_line_error_without_the_feature_and_accepted_with_it(
         );
         assert!(err.contains("--features cuda"), "{err}");
     }
+}
+
+/// Runs the tool with `args` (no data folder from the environment); fails the test, with its
+/// output, if it fails. Returns (stdout, stderr).
+fn run_ok(args: &[&str], paths: &[(&str, &Path)]) -> (String, String) {
+    let mut cmd = Command::new(BIN);
+    cmd.args(args).env_remove("ALEXNET_LAB_DATA");
+    for (flag, path) in paths {
+        cmd.arg(flag).arg(path);
+    }
+    let out = cmd.output().unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    );
+    assert!(out.status.success(), "{args:?}: {stdout}{stderr}");
+    (stdout, stderr)
+}
+
+/// The text between `after` and the next `until` in `text`.
+fn field<'a>(text: &'a str, after: &str, until: char) -> &'a str {
+    let at = text
+        .find(after)
+        .unwrap_or_else(|| panic!("no '{after}' in: {text}"))
+        + after.len();
+    let rest = &text[at..];
+    rest[..rest.find(until).unwrap_or(rest.len())].trim()
+}
+
+const SMALL: [&str; 6] = [
+    "--dataset",
+    "synthetic",
+    "--per-class",
+    "6",
+    "--batch-size",
+    "16",
+];
+
+#[test]
+fn a_run_with_the_papers_options_is_scored_on_ten_views_beside_one() {
+    let run = tmp_dir("cli-paper-run");
+    let train_args = |extra: &[&'static str]| -> Vec<&'static str> {
+        let mut v = vec!["train"];
+        v.extend(SMALL);
+        v.extend(extra);
+        v
+    };
+    run_ok(
+        &train_args(&[
+            "--epochs",
+            "1",
+            "--augment",
+            "--pca-lighting",
+            "--init",
+            "paper",
+        ]),
+        &[("--out", &run)],
+    );
+    let state = checkpoint::read_state(&run).unwrap();
+    assert!(state.config.pca_lighting && state.lighting.is_some());
+    assert_eq!(state.config.init, Init::Paper);
+
+    // Scored on one view and on ten, with the report written.
+    let report = run.join("report");
+    let evaluate = [
+        "evaluate",
+        "--dataset",
+        "synthetic",
+        "--per-class",
+        "6",
+        "--ten-crop",
+    ];
+    let (text, _) = run_ok(&evaluate, &[("--checkpoint", &run), ("--out", &report)]);
+    // The same test set in the library: the synthetic set of 6 per class, the run's seed 0.
+    let test = synthetic::generate(6, data::test_per_class(6), 0).test;
+    let (_, one, ten) =
+        train::evaluate_checkpoint_views(&run, &test, Some(data::CROP_PAD), DeviceChoice::Cpu)
+            .unwrap();
+    let ten = ten.unwrap();
+    for x in [one.accuracy, one.loss, ten.accuracy, ten.loss] {
+        assert!(x.is_finite(), "{x}");
+    }
+    // "ten-crop test accuracy B% (single view A%), ten-crop test loss L", to its precision.
+    assert_eq!(
+        field(&text, "ten-crop test accuracy ", '%'),
+        format!("{:.2}", 100.0 * ten.accuracy),
+        "{text}"
+    );
+    assert_eq!(
+        field(&text, "ten-crop test loss ", '\n'),
+        format!("{:.4}", ten.loss),
+        "{text}"
+    );
+    assert_eq!(
+        field(&text, "(single view ", '%'),
+        format!("{:.2}", 100.0 * one.accuracy),
+        "{text}"
+    );
+    assert!(
+        !text.contains("without --augment"),
+        "trained with crops: {text}"
+    );
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(report.join(train::METRICS_FILE)).unwrap()).unwrap();
+    // (Within 1e-12: JSON's decimal text need not read back to the last bit.)
+    for (key, want) in [
+        ("ten_crop_test_accuracy", ten.accuracy),
+        ("ten_crop_test_loss", ten.loss),
+        ("test_accuracy", one.accuracy),
+    ] {
+        let got = json[key].as_f64().unwrap_or(f64::NAN);
+        assert!(
+            (got - want).abs() <= 1e-12 * want.abs().max(1.0),
+            "{key}: {json}"
+        );
+    }
+
+    // Resumed with other colour and initialisation flags: the saved ones are used, and said.
+    let (_, err) = run_ok(
+        &train_args(&["--epochs", "2", "--resume"]),
+        &[("--out", &run)],
+    );
+    let notes: Vec<&str> = err
+        .lines()
+        .filter(|l| l.contains("saved settings"))
+        .collect();
+    assert_eq!(notes.len(), 1, "{err}");
+    assert!(
+        notes[0].contains("--pca-lighting on (given: off)")
+            && notes[0].contains("--init paper (given: default)")
+            && notes[0].contains("--augment on (given: off)"),
+        "{err}"
+    );
+    let state = checkpoint::read_state(&run).unwrap();
+    assert_eq!(state.epochs_done, 2);
+    assert!(state.config.pca_lighting && state.config.augment && state.config.init == Init::Paper);
+    // The same flags as saved: no note.
+    let (_, err) = run_ok(
+        &train_args(&[
+            "--epochs",
+            "3",
+            "--augment",
+            "--pca-lighting",
+            "--init",
+            "paper",
+            "--resume",
+        ]),
+        &[("--out", &run)],
+    );
+    assert!(!err.contains("saved settings"), "{err}");
+
+    // A run trained without crops: the ten-view score comes with a note on the black bands.
+    let plain = run.join("plain");
+    run_ok(&train_args(&["--epochs", "1"]), &[("--out", &plain)]);
+    let (text, _) = run_ok(&evaluate, &[("--checkpoint", &plain)]);
+    let lines: Vec<&str> = text.lines().collect();
+    let at = lines
+        .iter()
+        .position(|l| l.starts_with("ten-crop test accuracy"))
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(
+        lines[at + 1].contains("without --augment") && lines[at + 1].contains("black bands"),
+        "{text}"
+    );
+
+    // An initialisation it does not know: one line.
+    let err = one_line_error(
+        Command::new(BIN)
+            .args([
+                "train",
+                "--dataset",
+                "synthetic",
+                "--init",
+                "xavier",
+                "--out",
+            ])
+            .arg(run.join("other")),
+    );
+    assert!(
+        err.contains("'xavier' is not one of default, paper"),
+        "{err}"
+    );
+    assert!(!run.join("other").exists(), "nothing was trained");
+    let _ = std::fs::remove_dir_all(run);
 }

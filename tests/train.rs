@@ -1,12 +1,13 @@
-//! Training: the optimizers against dfdx's, resume equals uninterrupted, refusals, a
-//! diverging loss, and a model that really learns.
+//! Training: the optimizers against dfdx's, resume equals uninterrupted (also with the
+//! paper's colour augmentation and initialisation), older run folders still resume,
+//! refusals, a diverging loss, and a model that really learns.
 
 mod reference;
 
-use alexnet_lab::data::synthetic;
-use alexnet_lab::model::Cifar;
+use alexnet_lab::data::{synthetic, PcaLighting};
+use alexnet_lab::model::{Cifar, CifarNoNorm};
 use alexnet_lab::prelude::*;
-use alexnet_lab::train::{self, checkpoint, fit, Optimizer, OptimizerKind, TrainConfig};
+use alexnet_lab::train::{self, checkpoint, fit, Init, Optimizer, OptimizerKind, TrainConfig};
 use alexnet_lab::Error;
 use dfdx::optim::Optimizer as _;
 use reference::{adam_run, small_run, tmp_dir, whole_and_resumed};
@@ -172,6 +173,138 @@ fn a_resumed_run_ends_exactly_where_an_uninterrupted_one_does() {
     );
     std::fs::remove_dir_all(whole).unwrap();
     std::fs::remove_dir_all(parts).unwrap();
+}
+
+#[test]
+fn a_run_with_the_papers_colour_shifts_and_initialisation_resumes_exactly() {
+    let (cfg, splits) = small_run(2);
+    let cfg = TrainConfig {
+        pca_lighting: true,
+        init: Init::Paper,
+        ..cfg
+    };
+    let (whole, parts) = (tmp_dir("train-pca-whole"), tmp_dir("train-pca-parts"));
+    let ((_, h_whole), (_, h_parts)) = whole_and_resumed(&cfg, &splits, &whole, &parts);
+    same_history(&h_whole, &h_parts);
+    for file in [checkpoint::MODEL_FILE, checkpoint::OPTIMIZER_FILE] {
+        assert_eq!(
+            std::fs::read(whole.join(file)).unwrap(),
+            std::fs::read(parts.join(file)).unwrap(),
+            "{file}"
+        );
+    }
+    // The components were computed once from the training split and saved with the run.
+    let state = checkpoint::read_state(&parts).unwrap();
+    assert_eq!(
+        state.lighting,
+        Some(PcaLighting::from_images(&splits.train))
+    );
+    assert!(state.config.pca_lighting && state.config.init == Init::Paper);
+    // The colour shifts changed what the network saw: without them, another first epoch.
+    let plain = tmp_dir("train-pca-plain");
+    let one = TrainConfig {
+        num_epochs: 1,
+        pca_lighting: false,
+        ..cfg.clone()
+    };
+    let mut model = Cpu::seed_from_u64(cfg.seed).build_module::<Cifar, f32>();
+    let h_plain = fit::<Cifar>(&mut model, &one, &splits, &plain, false).unwrap();
+    assert!(checkpoint::read_state(&plain).unwrap().lighting.is_none());
+    let (a, b) = (h_plain.epochs[0].train_loss, h_whole.epochs[0].train_loss);
+    assert!(a.is_finite() && b.is_finite() && a != b, "{a} vs {b}");
+    for dir in [whole, parts, plain] {
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+}
+
+#[test]
+fn validation_batches_get_no_colour_shift() {
+    // cifar-no-norm (no batch norm, whose running statistics the training batches would
+    // move) with a learning rate of 0: the weights stay as built, so the validation loss
+    // depends only on the validation images as the network sees them.
+    let (cfg, splits) = small_run(1);
+    let cfg = TrainConfig {
+        model: ModelName::CifarNoNorm,
+        lr: 0.0,
+        ..cfg
+    };
+    let mut losses = Vec::new();
+    for pca_lighting in [false, true] {
+        let dir = tmp_dir(&format!("train-val-lighting-{pca_lighting}"));
+        let mut model = Cpu::seed_from_u64(4).build_module::<CifarNoNorm, f32>();
+        let cfg = TrainConfig {
+            pca_lighting,
+            ..cfg.clone()
+        };
+        let h = fit::<CifarNoNorm>(&mut model, &cfg, &splits, &dir, false).unwrap();
+        let e = &h.epochs[0];
+        losses.push((e.train_loss, e.val_loss));
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+    let [(train_plain, val_plain), (train_shifted, val_shifted)] = losses[..] else {
+        unreachable!()
+    };
+    assert!(val_plain.is_finite() && train_plain.is_finite() && train_shifted.is_finite());
+    assert_eq!(
+        val_plain, val_shifted,
+        "validation loss without and with the colour shifts"
+    );
+    // The shifts were on: the training batches differed.
+    assert_ne!(train_plain, train_shifted);
+    println!(
+        "validation loss {val_plain} both ways; training loss {train_plain} vs {train_shifted}"
+    );
+}
+
+#[test]
+fn fit_starts_a_fresh_run_from_the_papers_initialisation() {
+    // A learning rate of 0 leaves the weights where the initialisation put them.
+    let (cfg, splits) = small_run(1);
+    let cfg = TrainConfig {
+        lr: 0.0,
+        init: Init::Paper,
+        ..cfg
+    };
+    let dir = tmp_dir("train-init");
+    let mut model = Cpu::seed_from_u64(0).build_module::<Cifar, f32>();
+    fit::<Cifar>(&mut model, &cfg, &splits, &dir, false).unwrap();
+    assert_eq!(model.0 .0 .0.bias.as_vec(), vec![0.0; 64], "conv 1");
+    assert_eq!(model.1 .0 .0.bias.as_vec(), vec![1.0; 192], "conv 2");
+    assert_eq!(model.5 .1 .1.bias.as_vec(), vec![1.0; 1024], "dense 1");
+    let w = model.5 .1 .1.weight.as_vec();
+    let std = (w.iter().map(|&x| (x as f64).powi(2)).sum::<f64>() / w.len() as f64).sqrt();
+    assert!((std - 0.01).abs() < 2e-4, "dense 1: {std}");
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn a_run_saved_before_the_papers_options_existed_still_resumes() {
+    let (cfg, splits) = small_run(1);
+    let dir = tmp_dir("train-old-state");
+    let mut model = Cpu::seed_from_u64(0).build_module::<Cifar, f32>();
+    fit::<Cifar>(&mut model, &cfg, &splits, &dir, false).unwrap();
+    // The state file as it was written before: no lighting, no pca_lighting, no init.
+    let path = dir.join(checkpoint::STATE_FILE);
+    let mut json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    let state = json.as_object_mut().unwrap();
+    assert!(state.remove("lighting").is_some());
+    let config = state["config"].as_object_mut().unwrap();
+    assert!(config.remove("pca_lighting").is_some() && config.remove("init").is_some());
+    std::fs::write(&path, serde_json::to_vec_pretty(&json).unwrap()).unwrap();
+    let state = checkpoint::read_state(&dir).unwrap();
+    assert_eq!(state.lighting, None);
+    assert_eq!(
+        state.config, cfg,
+        "the missing settings read as off and default"
+    );
+    let more = TrainConfig {
+        num_epochs: 2,
+        ..cfg.clone()
+    };
+    let history = fit::<Cifar>(&mut model, &more, &splits, &dir, true).unwrap();
+    assert_eq!(history.epochs.len(), 2);
+    std::fs::remove_dir_all(dir).unwrap();
 }
 
 #[test]

@@ -1,4 +1,5 @@
-//! Mini-batches: seeded shuffling, augmentation, normalisation, and dfdx tensors whose
+//! Mini-batches: seeded shuffling, augmentation (crops and flips, and optionally the
+//! paper's PCA colour shift), normalisation, and dfdx tensors whose
 //! channel and spatial sizes are in the type (`(usize, Const<3>, Const<S>, Const<S>)`; the
 //! batch axis is a run-time size so the last partial batch fits the same type).
 //!
@@ -7,7 +8,9 @@
 //! image is scored once.
 
 use super::dataset::{Images, CHANNELS, IMAGE_SIZE, PIXELS};
-use super::transform::{random_crop_flip, resize_bilinear, Normalization};
+use super::lighting::PcaLighting;
+use super::transform::{random_crop_flip, resize_bilinear, Normalization, CROP_PAD};
+use super::LIGHTING_STREAM;
 use crate::{Error, Result};
 use dfdx::prelude::*;
 use rand::{rngs::StdRng, seq::SliceRandom, SeedableRng};
@@ -69,6 +72,7 @@ pub struct HostBatches<'a> {
     order: Vec<usize>,
     next: usize,
     rng: StdRng,
+    lighting: Option<(PcaLighting, StdRng)>,
 }
 
 impl<'a> HostBatches<'a> {
@@ -101,7 +105,21 @@ impl<'a> HostBatches<'a> {
             order,
             next: 0,
             rng,
+            lighting: None,
         })
+    }
+
+    /// The same batches with the paper's colour augmentation: each image gets its own
+    /// coefficients ([`PcaLighting::sample_alphas`], drawn from a stream seeded by the
+    /// batches' seed, apart from the crops' so they stay the same), and its normalised
+    /// channel `c` moves by `shift[c] / std[c]` (the offset [`PcaLighting::shift`] gives in
+    /// `[0, 1]` pixel units, in the normalised domain). Every value of the image moves, the
+    /// zero padding of a random crop included. For training batches only: a pass without
+    /// it (validation, test) sees the images unshifted.
+    pub fn with_lighting(mut self, lighting: PcaLighting) -> Self {
+        let rng = StdRng::seed_from_u64(self.cfg.seed ^ LIGHTING_STREAM);
+        self.lighting = Some((lighting, rng));
+        self
     }
 
     /// How many batches this pass yields.
@@ -138,11 +156,18 @@ impl Iterator for HostBatches<'_> {
         for &i in ids {
             let img = self.images.image(i);
             let img = if self.cfg.augment {
-                random_crop_flip(img, 4, &mut self.rng)
+                random_crop_flip(img, CROP_PAD, &mut self.rng)
             } else {
                 img.to_vec()
             };
             self.norm.apply(&img, &mut scaled);
+            if let Some((lighting, rng)) = &mut self.lighting {
+                let shift = lighting.shift(PcaLighting::sample_alphas(rng));
+                for (c, plane) in scaled.chunks_exact_mut(IMAGE_SIZE * IMAGE_SIZE).enumerate() {
+                    let by = shift[c] / self.norm.std[c];
+                    plane.iter_mut().for_each(|v| *v += by);
+                }
+            }
             if side == IMAGE_SIZE {
                 data.extend_from_slice(&scaled);
             } else {
@@ -183,6 +208,15 @@ impl<'a, const S: usize, D: Device<f32>> Batches<'a, S, D> {
         match HostBatches::new(images, norm, cfg, S) {
             Ok(host) => Batches { host, dev },
             Err(e) => panic!("{e}"),
+        }
+    }
+
+    /// The same batches with the paper's colour augmentation (see
+    /// [`HostBatches::with_lighting`]). For training batches only.
+    pub fn with_lighting(self, lighting: PcaLighting) -> Self {
+        Batches {
+            host: self.host.with_lighting(lighting),
+            dev: self.dev,
         }
     }
 

@@ -1,5 +1,6 @@
 //! The data half of the course: CIFAR-10 and Fashion-MNIST (download, verify, load), the
-//! article's splits, transforms, mini-batches, and a synthetic set for offline work and tests.
+//! article's splits, transforms (with the paper's PCA colour augmentation and its ten
+//! test-time views), mini-batches, and a synthetic set for offline work and tests.
 //!
 //! Taught in `notebooks/01-cifar10.ipynb`.
 
@@ -9,6 +10,7 @@ mod dataset;
 #[cfg(feature = "download")]
 pub mod download;
 pub mod fashion_mnist;
+mod lighting;
 mod png_image;
 mod split;
 pub mod synthetic;
@@ -23,12 +25,29 @@ pub use cifar10::{
 pub use dataset::{
     Dataset, DatasetKind, Images, Source, CHANNELS, IMAGE_SIZE, NUM_CLASSES, PIXELS,
 };
+pub use lighting::{symmetric_eigen, PcaLighting, PCA_ALPHA_STD};
 pub use png_image::{read_image, read_png_as_image, rgb_to_image};
 pub use split::{default_val_size, Splits, DEFAULT_VAL_SIZE};
-pub use transform::{random_crop_flip, resize_bilinear, resize_planes, Normalization};
+pub use transform::{
+    random_crop_flip, resize_bilinear, resize_planes, ten_crops, Normalization, CROP_PAD,
+};
 
 use crate::{Error, Result};
 use std::path::{Path, PathBuf};
+
+// The random streams drawn from one seed, all in one place. The batches' order, crops and
+// flips draw from the seed itself; every other use of randomness mixes its own constant
+// into the seed (`seed ^ STREAM`), so that no two share a sequence and turning one on leaves
+// the others' draws as they were.
+
+/// The stream of the PCA colour shifts ([`HostBatches::with_lighting`]), mixed into the
+/// batches' seed.
+pub const LIGHTING_STREAM: u64 = 0x5043_415f_4c49_4748; // "PCA_LIGH"
+
+/// The stream of a fresh run's initial weights (the paper's Gaussian rule), mixed into the
+/// run's seed: without it, the weights would be drawn from the same sequence as the first
+/// epoch's shuffle (whose seed, for seed 0, is 0 too).
+pub const INIT_STREAM: u64 = 0x494e_4954_5745_4947; // "INITWEIG"
 
 /// The real data sets in `dir`, best first (CIFAR-10, then Fashion-MNIST): the ones whose
 /// first file is there (the loader checks the rest).

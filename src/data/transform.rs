@@ -1,6 +1,7 @@
 //! What happens to an image between the file and the network: scaling to `[0, 1]`,
 //! per-channel normalisation with the training set's statistics, and for training a random
-//! crop (4 pixels of zero padding) and horizontal flip; resizing to 227x227 for `article`.
+//! crop (4 pixels of zero padding) and horizontal flip; the ten test-time views of the
+//! paper; resizing to 227x227 for `article`.
 
 use super::dataset::{Images, CHANNELS, IMAGE_SIZE, PIXELS};
 use rand::Rng;
@@ -55,11 +56,64 @@ impl Normalization {
     }
 }
 
+/// The zero padding of the training crops, in pixels on each side: a crop moves the
+/// image by up to this much in each direction.
+pub const CROP_PAD: usize = 4;
+
 /// A random `32 x 32` window of the image padded with `pad` zero pixels on each side, flipped
 /// left-right with probability 1/2: the augmentation of the ResNet/CIFAR recipes.
+///
+/// # Panics
+/// If `chw` is not exactly one image (`3 * 32 * 32` values), with a message saying so; an
+/// [`Images::image`] always is one.
 pub fn random_crop_flip(chw: &[u8], pad: usize, rng: &mut impl Rng) -> Vec<u8> {
+    if let Err(e) = check_one_image(chw) {
+        panic!("random_crop_flip: {e}");
+    }
     let (dy, dx) = (rng.gen_range(0..=2 * pad), rng.gen_range(0..=2 * pad));
     let flip = rng.gen_bool(0.5);
+    crop(chw, pad, (dy, dx), flip)
+}
+
+/// The ten test-time views of one CHW image that the paper (section 4.1) averages over,
+/// at CIFAR's scale. The image is padded with `pad` zero pixels on each side, as the
+/// training crops are; five `32 x 32` windows are cut from it (top-left, top-right,
+/// bottom-left and bottom-right corner, then the centre), and the same five windows are
+/// mirrored left-right: ten CHW images in that order. The centre view is the image itself.
+/// A network's prediction for the image is the mean of its softmax outputs over the ten.
+///
+/// Any `pad` is accepted; from 32 on, the corner views hold no pixel of the image.
+///
+/// # Errors
+/// `chw` is not exactly one image (`3 * 32 * 32` values; an [`Images::image`] always is).
+pub fn ten_crops(chw: &[u8], pad: usize) -> crate::Result<Vec<Vec<u8>>> {
+    check_one_image(chw)?;
+    let far = 2 * pad;
+    let corners = [(0, 0), (0, far), (far, 0), (far, far), (pad, pad)];
+    Ok([false, true]
+        .iter()
+        .flat_map(|&flip| corners.iter().map(move |&at| (at, flip)))
+        .map(|(at, flip)| crop(chw, pad, at, flip))
+        .collect())
+}
+
+/// `Ok` if `chw` is exactly one CHW image, else an error saying what was given.
+fn check_one_image(chw: &[u8]) -> crate::Result<()> {
+    if chw.len() == PIXELS {
+        return Ok(());
+    }
+    Err(crate::Error::Invalid {
+        what: "image",
+        why: format!(
+            "{} values given, one image is {PIXELS} (3 planes of {IMAGE_SIZE}x{IMAGE_SIZE})",
+            chw.len()
+        ),
+    })
+}
+
+/// The `32 x 32` window at `(dy, dx)` of the image padded with `pad` zeros on each side,
+/// flipped left-right if `flip`.
+fn crop(chw: &[u8], pad: usize, (dy, dx): (usize, usize), flip: bool) -> Vec<u8> {
     let mut out = vec![0u8; PIXELS];
     for c in 0..CHANNELS {
         for y in 0..IMAGE_SIZE {

@@ -1,7 +1,8 @@
 //! What the 2012 paper's choices buy, one change at a time: variants of [`super::Cifar`] that
 //! each swap one thing, and LeNet-5 (1998) as the baseline AlexNet was measured against.
-//! `scripts/ablation.sh` trains them all on the same images with the same budget (with
-//! `--augment` for the augmentation row) and tabulates their test accuracies.
+//! `scripts/ablation.sh` trains them all on the same images with the same budget, beside
+//! `cifar` with one training choice changed (`--augment`, `--augment --pca-lighting`,
+//! `--init paper`), and tabulates their test accuracies.
 //!
 //! | model | the change from `cifar` |
 //! | --- | --- |

@@ -1,6 +1,7 @@
 //! The classifier's pieces: ReLU, flatten, dense layers and dropout.
 
 /// ReLU, `max(0, x)` for every value. dfdx's `ReLU` equals it.
+///
 /// Taught in `notebooks/03-relu-and-softmax.ipynb`.
 pub fn relu_forward(x: &[f64]) -> Vec<f64> {
     x.iter().map(|&v| if v > 0.0 { v } else { 0.0 }).collect()
@@ -20,6 +21,7 @@ pub fn relu_backward(x: &[f64], gy: &[f64]) -> Vec<f64> {
 /// row-major data that is the same memory, read as `[b, c * h * w]`.)
 ///
 /// The layer that equals these loops: [`crate::layers::Flatten`].
+///
 /// Taught in `notebooks/07-flatten-dense-dropout.ipynb`.
 pub fn flatten(b: usize, (c, h, w): (usize, usize, usize), x: &[f64]) -> Vec<f64> {
     let n = c * h * w;
@@ -42,6 +44,7 @@ pub fn flatten(b: usize, (c, h, w): (usize, usize, usize), x: &[f64]) -> Vec<f64
 /// (`outputs * inputs + outputs` parameters.)
 ///
 /// The fast layer that equals these loops: [`crate::layers::Linear`].
+///
 /// Taught in `notebooks/07-flatten-dense-dropout.ipynb`.
 pub fn linear_forward(
     (n, inputs, outputs): (usize, usize, usize),
@@ -95,10 +98,31 @@ pub fn linear_backward(
 /// by `1 / (1 - p)` (so the expected sum is unchanged), and zeroed elsewhere. In
 /// evaluation dropout does nothing. The backward pass applies the same mask and scale to
 /// the gradient. dfdx's `Dropout` (p = 0.5) draws `keep` at random for each value.
+///
 /// Taught in `notebooks/07-flatten-dense-dropout.ipynb`.
 pub fn dropout_forward(x: &[f64], keep: &[bool], p: f64) -> Vec<f64> {
     x.iter()
         .zip(keep)
         .map(|(&v, &k)| if k { v / (1.0 - p) } else { 0.0 })
         .collect()
+}
+
+/// Dropout as the 2012 paper did it: in training, a value is kept unscaled where `keep` is
+/// true and zeroed elsewhere; at test time nothing is dropped and every value is scaled by
+/// `1 - p` instead (one half for the paper's p = 0.5). Both ways give the next layer the
+/// same expected input in training as at test time: the paper's is `1 - p` times the
+/// inverted one's ([`dropout_forward`]), a constant factor the next layer's weights absorb.
+/// The inverted form, which frameworks use, does its scaling in training so that the
+/// trained network runs unchanged at test time.
+///
+/// Taught in `notebooks/11-what-made-alexnet-work.ipynb`.
+pub fn dropout_paper_forward(x: &[f64], keep: &[bool], p: f64, training: bool) -> Vec<f64> {
+    if training {
+        x.iter()
+            .zip(keep)
+            .map(|(&v, &k)| if k { v } else { 0.0 })
+            .collect()
+    } else {
+        x.iter().map(|&v| v * (1.0 - p)).collect()
+    }
 }

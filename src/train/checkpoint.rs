@@ -7,7 +7,7 @@
 
 use super::config::TrainConfig;
 use super::optim::Optimizer;
-use crate::data::Normalization;
+use crate::data::{Normalization, PcaLighting};
 use crate::history::History;
 use crate::layers::LabDevice;
 use crate::model::ModelName;
@@ -30,6 +30,11 @@ pub struct TrainState {
     pub config: TrainConfig,
     pub epochs_done: usize,
     pub normalization: Normalization,
+    /// The principal components of the training set's colours, for a run with
+    /// `config.pca_lighting` (computed once, like the normalisation; absent otherwise and in
+    /// runs saved before it existed).
+    #[serde(default)]
+    pub lighting: Option<PcaLighting>,
     pub classes: Vec<String>,
     pub history: History,
     pub optimizer_steps: u64,
@@ -39,12 +44,14 @@ pub struct TrainState {
 }
 
 impl TrainState {
-    /// The state after `epochs_done` epochs of `cfg` (the file checksums are filled in by
-    /// [`save`]).
+    /// The state after `epochs_done` epochs of `cfg`, with the training split's
+    /// `normalization` and, for a run with `cfg.pca_lighting`, its colour components
+    /// `lighting` (`None` otherwise). The file checksums are filled in by [`save`].
     pub fn new(
         cfg: &TrainConfig,
         epochs_done: usize,
         normalization: Normalization,
+        lighting: Option<PcaLighting>,
         classes: &[String],
         history: &History,
     ) -> Self {
@@ -53,6 +60,7 @@ impl TrainState {
             config: cfg.clone(),
             epochs_done,
             normalization,
+            lighting,
             classes: classes.to_vec(),
             history: history.clone(),
             optimizer_steps: 0,

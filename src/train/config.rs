@@ -1,5 +1,6 @@
 //! One config struct for a training run, one commented default per field.
 
+use super::init::Init;
 use crate::model::ModelName;
 use crate::{Error, Result};
 use serde::{Deserialize, Serialize};
@@ -73,6 +74,17 @@ pub struct TrainConfig {
     pub augment: bool,
     /// How the learning rate changes.
     pub schedule: Schedule,
+    /// The paper's colour augmentation of the training images: a random shift along the
+    /// principal components of the training set's RGB values, per image
+    /// ([`crate::data::PcaLighting`]). (Missing in the state of runs saved before it
+    /// existed: off.)
+    #[serde(default)]
+    pub pca_lighting: bool,
+    /// How a fresh run's weights start: the layers' own (uniform in `±1/sqrt(fan_in)`), or
+    /// the paper's N(0, 0.01^2) with biases of 1 ([`super::initialise`]). (Missing in older
+    /// runs: the default.)
+    #[serde(default)]
+    pub init: Init,
 }
 
 impl Default for TrainConfig {
@@ -88,6 +100,8 @@ impl Default for TrainConfig {
             seed: 0,
             augment: false,
             schedule: Schedule::Constant,
+            pca_lighting: false,
+            init: Init::Default,
         }
     }
 }
@@ -125,5 +139,70 @@ impl TrainConfig {
                 self.lr * 0.5 * (1.0 + (std::f64::consts::PI * t).cos())
             }
         }
+    }
+}
+
+impl TrainConfig {
+    /// The settings in which `saved` (a run folder's) differs from `self` (what a command
+    /// asked for), one `--flag saved (given: asked)` per setting, in the command line's
+    /// spelling; the number of epochs is left out (a resumed run may extend it). Empty when
+    /// they agree.
+    pub fn differences(&self, saved: &TrainConfig) -> Vec<String> {
+        fn on(b: bool) -> String {
+            if b { "on" } else { "off" }.to_string()
+        }
+        fn schedule(s: Schedule) -> String {
+            match s {
+                Schedule::Constant => "constant".into(),
+                Schedule::Step { every, gamma } => format!("step (x{gamma} every {every} epochs)"),
+                Schedule::Cosine => "cosine".into(),
+            }
+        }
+        let (a, s) = (self, saved);
+        // Every field named, so a new setting cannot be forgotten here.
+        let TrainConfig {
+            model: _,
+            optimizer: _,
+            lr: _,
+            momentum: _,
+            weight_decay: _,
+            num_epochs: _,
+            batch_size: _,
+            seed: _,
+            augment: _,
+            schedule: _,
+            pca_lighting: _,
+            init: _,
+        } = a;
+        let pairs = [
+            ("--model", a.model.to_string(), s.model.to_string()),
+            (
+                "--optimizer",
+                format!("{:?}", a.optimizer).to_lowercase(),
+                format!("{:?}", s.optimizer).to_lowercase(),
+            ),
+            ("--lr", a.lr.to_string(), s.lr.to_string()),
+            ("--momentum", a.momentum.to_string(), s.momentum.to_string()),
+            (
+                "--weight-decay",
+                a.weight_decay.to_string(),
+                s.weight_decay.to_string(),
+            ),
+            (
+                "--batch-size",
+                a.batch_size.to_string(),
+                s.batch_size.to_string(),
+            ),
+            ("--seed", a.seed.to_string(), s.seed.to_string()),
+            ("--augment", on(a.augment), on(s.augment)),
+            ("--schedule", schedule(a.schedule), schedule(s.schedule)),
+            ("--pca-lighting", on(a.pca_lighting), on(s.pca_lighting)),
+            ("--init", a.init.to_string(), s.init.to_string()),
+        ];
+        pairs
+            .into_iter()
+            .filter(|(_, asked, kept)| asked != kept)
+            .map(|(flag, asked, kept)| format!("{flag} {kept} (given: {asked})"))
+            .collect()
     }
 }

@@ -4,10 +4,11 @@
 
 use super::checkpoint::{self, TrainState};
 use super::config::TrainConfig;
+use super::init::initialise;
 use super::metrics::{evaluate, Metrics};
 use super::optim::Optimizer;
 use super::step::{images_on, Dev, Trainable, Trainer};
-use crate::data::{BatchConfig, HostBatches, Images, Normalization, Splits};
+use crate::data::{BatchConfig, HostBatches, Images, Normalization, PcaLighting, Splits};
 use crate::history::{EpochStats, History};
 use crate::layers::LabDevice;
 use crate::model::Network;
@@ -21,9 +22,10 @@ pub use super::step::LogitsOf as Logits;
 pub type Progress<'a> = &'a mut dyn FnMut(usize, usize, usize);
 
 /// Trains `model` (the network `N`, built on any device) on `data` as `cfg` says, printing a
-/// line per epoch and writing a checkpoint into `out` after each. With `resume`, continues
-/// the run saved in `out`; a folder with no finished epoch starts from the beginning (and
-/// says so).
+/// line per epoch and writing a checkpoint into `out` after each. A fresh run first sets the
+/// weights as `cfg.init` says (`Init::Default` keeps the model's own). With `resume`,
+/// continues the run saved in `out`; a folder with no finished epoch starts from the
+/// beginning (and says so).
 ///
 /// ```no_run
 /// use alexnet_lab::{data::synthetic, prelude::*, train::{fit, TrainConfig}};
@@ -100,10 +102,10 @@ pub fn fit_with<N: Network, M: Trainable<N>>(
     crate::tensor_ids::renumber::<M, Dev<M>>(model)?;
     let mut opt = Optimizer::new(cfg.optimizer, cfg.lr, cfg.momentum, cfg.weight_decay);
     let saved = out.join(checkpoint::STATE_FILE).exists();
-    let (norm, mut history) = if resume && saved {
+    let (norm, saved_lighting, mut history) = if resume && saved {
         let state = checkpoint::load_model(out, cfg.model, model)?;
         checkpoint::load_optimizer(out, &state, &mut opt)?;
-        (state.normalization, state.history)
+        (state.normalization, state.lighting, state.history)
     } else {
         if saved {
             let what = "already holds a training run: resume it, or train into another folder";
@@ -115,20 +117,32 @@ pub fn fit_with<N: Network, M: Trainable<N>>(
                 out.display()
             );
         }
-        (Normalization::from_images(&data.train), History::default())
+        initialise(model, cfg.init, cfg.seed)?;
+        (
+            Normalization::from_images(&data.train),
+            None,
+            History::default(),
+        )
     };
+    // Computed once from the training split, like the normalisation, and saved with it.
+    let lighting = cfg
+        .pca_lighting
+        .then(|| saved_lighting.unwrap_or_else(|| PcaLighting::from_images(&data.train)));
     let mut trainer = Trainer::<N, M>::new(model, opt)?;
     for epoch in history.epochs.len()..cfg.num_epochs {
         trainer.opt.lr = cfg.lr_at(epoch) as f32;
         let seed = epoch_seed(cfg.seed, epoch);
         let dev = model.device().try_reseeded(seed)?;
         let start = Instant::now();
-        let batches = HostBatches::new(
+        let mut batches = HostBatches::new(
             &data.train,
             norm,
             BatchConfig::train(cfg.batch_size, cfg.augment, seed),
             N::INPUT_SIZE,
         )?;
+        if let Some(lighting) = lighting {
+            batches = batches.with_lighting(lighting);
+        }
         let steps = batches.len();
         let (mut loss_sum, mut correct, mut seen) = (0.0, 0, 0);
         for (step, (values, labels)) in batches.enumerate() {
@@ -162,7 +176,7 @@ pub fn fit_with<N: Network, M: Trainable<N>>(
         };
         println!("{stats}");
         history.epochs.push(stats);
-        let state = TrainState::new(cfg, epoch + 1, norm, &data.classes, &history);
+        let state = TrainState::new(cfg, epoch + 1, norm, lighting, &data.classes, &history);
         checkpoint::save(out, model, &trainer.opt, state)?;
         checkpoint::write_atomic(&out.join("history.csv"), history.to_csv().as_bytes())?;
     }

@@ -6,10 +6,11 @@
 use super::checkpoint::{self, TrainState};
 use super::config::TrainConfig;
 use super::fit::{fit_with, Progress};
-use super::metrics::{evaluate, Metrics};
+use super::metrics::{evaluate, probabilities, Metrics};
 use super::report::write_report;
-use super::step::{images_on, Trainable};
-use crate::data::{BatchConfig, HostBatches, Images, Splits};
+use super::step::Trainable;
+use super::ten_crop::evaluate_ten_crop;
+use crate::data::{Images, Splits};
 use crate::history::History;
 use crate::layers::LabDevice;
 use crate::model::{with_network, Network};
@@ -118,7 +119,7 @@ fn train_on<N: Network + BuildOnDevice<D, f32>, D: LabDevice>(
     progress: Progress<'_>,
 ) -> Result<(History, Metrics)>
 where
-    N::Built: Trainable<N>,
+    N::Built: Trainable<N> + 'static,
 {
     let mut model = N::try_build_on_device(dev)?;
     let history = fit_with::<N, _>(&mut model, cfg, data, out, resume, progress)?;
@@ -134,7 +135,7 @@ fn load<N: Network + BuildOnDevice<D, f32>, D: LabDevice>(
     dir: &Path,
 ) -> Result<(N::Built, TrainState)>
 where
-    N::Built: Trainable<N>,
+    N::Built: Trainable<N> + 'static,
 {
     let mut model = N::try_build_on_device(dev)?;
     let state = checkpoint::load_model(dir, N::NAME, &mut model)?;
@@ -150,12 +151,32 @@ pub fn evaluate_checkpoint(
     images: &Images,
     device: DeviceChoice,
 ) -> Result<(TrainState, Metrics)> {
+    let (state, metrics, _) = evaluate_checkpoint_views(dir, images, None, device)?;
+    Ok((state, metrics))
+}
+
+/// Scores the checkpoint in `dir` on `images`, on `device`, loading it once: on one view of
+/// each image, and with `ten_crop: Some(pad)` also by the paper's ten-view averaging with
+/// padding `pad` (see [`super::evaluate_ten_crop`]; `None` for the single view only).
+///
+/// # Errors
+/// A missing or damaged checkpoint, a `pad` of 32 or more, a device this build lacks, a
+/// device failure.
+pub fn evaluate_checkpoint_views(
+    dir: &Path,
+    images: &Images,
+    ten_crop: Option<usize>,
+    device: DeviceChoice,
+) -> Result<(TrainState, Metrics, Option<Metrics>)> {
     let name = checkpoint::read_state(dir)?.model;
     name.check_trainable()?;
     on_device!(device, 0, dev => with_network!(name, N => {
         let (model, state) = load::<N, _>(&dev, dir)?;
         let metrics = evaluate::<N, _>(&model, images, state.normalization, 64)?;
-        Ok((state, metrics))
+        let ten = ten_crop
+            .map(|pad| evaluate_ten_crop::<N, _>(&model, images, state.normalization, pad))
+            .transpose()?;
+        Ok((state, metrics, ten))
     }))
 }
 
@@ -173,27 +194,7 @@ pub fn predict_checkpoint(
     name.check_trainable()?;
     on_device!(device, 0, dev => with_network!(name, N => {
         let (model, state) = load::<N, _>(&dev, dir)?;
-        let probs = probabilities::<N, _>(&model, images, &state)?;
+        let probs = probabilities::<N, _>(&model, images, state.normalization, 64)?;
         Ok((state.classes, probs))
     }))
-}
-
-fn probabilities<N: Network, M: Trainable<N>>(
-    model: &M,
-    images: &Images,
-    state: &TrainState,
-) -> Result<Vec<Vec<f32>>> {
-    let mut probs = Vec::new();
-    let batches = HostBatches::new(
-        images,
-        state.normalization,
-        BatchConfig::eval(64),
-        N::INPUT_SIZE,
-    )?;
-    for (values, labels) in batches {
-        let x = images_on::<N, _>(crate::layers::OnDevice::device(model), values, labels.len())?;
-        let p = model.try_forward(x)?.try_softmax::<Axis<1>>()?.as_vec();
-        probs.extend(p.chunks_exact(N::NUM_CLASSES).map(<[f32]>::to_vec));
-    }
-    Ok(probs)
 }
