@@ -11,8 +11,10 @@ use super::step::{images_on, Dev, Trainable, Trainer};
 use crate::data::{BatchConfig, HostBatches, Images, Normalization, PcaLighting, Splits};
 use crate::history::{EpochStats, History};
 use crate::layers::LabDevice;
-use crate::model::Network;
+use crate::model::{Cifar, CifarTanh, Network};
 use crate::{Error, Result};
+use dfdx::prelude::{BuildOnDevice, Cpu};
+use std::any::{Any, TypeId};
 use std::path::Path;
 use std::time::Instant;
 
@@ -41,7 +43,7 @@ pub type Progress<'a> = &'a mut dyn FnMut(usize, usize, usize);
 /// checkpoint of another model or a damaged one, a diverging loss (the last good checkpoint
 /// is kept), a device failure.
 pub fn fit<N: Network>(
-    model: &mut impl Trainable<N>,
+    model: &mut (impl Trainable<N> + 'static),
     cfg: &TrainConfig,
     data: &Splits,
     out: impl AsRef<Path>,
@@ -73,7 +75,62 @@ fn epoch_seed(seed: u64, epoch: usize) -> u64 {
 ///
 /// # Errors
 /// As [`fit`].
-pub fn fit_with<N: Network, M: Trainable<N>>(
+pub fn fit_with<N: Network, M: Trainable<N> + 'static>(
+    model: &mut M,
+    cfg: &TrainConfig,
+    data: &Splits,
+    out: &Path,
+    resume: bool,
+    progress: Progress<'_>,
+) -> Result<History> {
+    let any: &mut dyn Any = model;
+    if TypeId::of::<N>() == TypeId::of::<Cifar>() {
+        if let Some(model) = any.downcast_mut::<Built<Cifar>>() {
+            return fit_cifar(model, cfg, data, out, resume, progress);
+        }
+    } else if TypeId::of::<N>() == TypeId::of::<CifarTanh>() {
+        if let Some(model) = any.downcast_mut::<Built<CifarTanh>>() {
+            return fit_cifar_tanh(model, cfg, data, out, resume, progress);
+        }
+    }
+    fit_generic::<N, M>(model, cfg, data, out, resume, progress)
+}
+
+/// A network built on the CPU.
+type Built<N> = <N as BuildOnDevice<Cpu, f32>>::Built;
+
+// The course's networks on the CPU, trained by copies of the loop compiled here, with this
+// crate's optimisation. Generic code is compiled where it is instantiated: a notebook cell that
+// calls `fit::<Cifar>` would otherwise build the whole loop, the model's forward and backward
+// glue included, at the cell's `:opt 0`. `fit_with` sends these models here, so a lesson
+// trains at the CLI's speed; any other network or device takes `fit_generic` as it is.
+
+#[inline(never)]
+fn fit_cifar(
+    model: &mut Built<Cifar>,
+    cfg: &TrainConfig,
+    data: &Splits,
+    out: &Path,
+    resume: bool,
+    progress: Progress<'_>,
+) -> Result<History> {
+    fit_generic::<Cifar, _>(model, cfg, data, out, resume, progress)
+}
+
+#[inline(never)]
+fn fit_cifar_tanh(
+    model: &mut Built<CifarTanh>,
+    cfg: &TrainConfig,
+    data: &Splits,
+    out: &Path,
+    resume: bool,
+    progress: Progress<'_>,
+) -> Result<History> {
+    fit_generic::<CifarTanh, _>(model, cfg, data, out, resume, progress)
+}
+
+/// The training loop itself, for any network on any device.
+fn fit_generic<N: Network, M: Trainable<N>>(
     model: &mut M,
     cfg: &TrainConfig,
     data: &Splits,
