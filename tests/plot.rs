@@ -471,3 +471,258 @@ fn a_long_title_widens_the_figure_to_fit_but_no_more() {
     );
     assert!(has_ink(&long, (right - 30, 10, right - 10, 40)));
 }
+
+#[test]
+fn top_patches_are_the_largest_activations_found_by_a_plain_loop() {
+    let (n, c, h, w) = (7, 3, 8, 8);
+    let mut maps: Vec<f32> = (0..n * c * h * w)
+        .map(|i| ((i * 7919) % 1013) as f32 / 100.0 - 3.0)
+        .collect();
+    maps[(4 * c + 1) * h * w + 5 * w] = 50.0; // image 4, channel 1, row 5, column 0
+    let (rf, jump) = (18, 4);
+    for channel in 0..c {
+        let got = plot::top_patches(&maps, (n, c, h, w), channel, 3, (rf, jump)).unwrap();
+        // The plain loop: every image's best position, then the best images.
+        let mut best = Vec::new();
+        for i in 0..n {
+            let mut b = (f32::NEG_INFINITY, 0, 0);
+            for y in 0..h {
+                for x in 0..w {
+                    let v = maps[((i * c + channel) * h + y) * w + x];
+                    if v > b.0 {
+                        b = (v, y, x);
+                    }
+                }
+            }
+            best.push((b.0, i, b.1, b.2));
+        }
+        best.sort_by(|a, b| b.0.partial_cmp(&a.0).unwrap().then(a.1.cmp(&b.1)));
+        for (p, want) in got.iter().zip(&best) {
+            assert_eq!((p.value, p.image, p.y, p.x), *want);
+            // The field: centred on the position, 4 pixels per step, clipped to 0..32.
+            let top = p.y as i64 * 4 - 7;
+            assert_eq!(p.rows, (top.max(0) as usize)..((top + 18).min(32) as usize));
+        }
+        assert_eq!(got.len(), 3);
+    }
+    let p = &plot::top_patches(&maps, (n, c, h, w), 1, 1, (rf, jump)).unwrap()[0];
+    assert_eq!(
+        (p.image, p.y, p.x, p.rows.clone(), p.cols.clone()),
+        (4, 5, 0, 13..31, 0..11)
+    );
+    // Bad input: an error, not a panic.
+    assert!(plot::top_patches(&maps, (n, c, h, w), 3, 1, (rf, jump)).is_err());
+    assert!(plot::top_patches(&maps, (n, c, h, w), 0, 8, (rf, jump)).is_err());
+    assert!(plot::top_patches(&maps[1..], (n, c, h, w), 0, 1, (rf, jump)).is_err());
+    assert!(plot::top_patches(&maps, (n, c, h, w), 0, 1, (17, 4)).is_err());
+    maps[0] = f32::NAN;
+    assert!(plot::top_patches(&maps, (n, c, h, w), 0, 1, (rf, jump)).is_err());
+}
+
+#[test]
+fn receptive_ranges_match_the_windows_traced_back_through_cifar() {
+    use alexnet_lab::prelude::{summary, ModelName};
+    // cifar's spatial layers up to block 3: (kernel, stride, padding).
+    let layers = [(3, 1, 1), (2, 2, 0), (3, 1, 1), (2, 2, 0), (3, 1, 1)];
+    let rows = summary(ModelName::Cifar).rows;
+    // Row 10 is block 3's ReLU (each block: conv, batch norm, ReLU; blocks 1-2 add a pool).
+    assert_eq!(rows[10].output, [384, 8, 8]);
+    let (rf, jump) = (rows[10].receptive_field.unwrap(), rows[10].jump);
+    for i in 0..8 {
+        // Trace output i back: a window [lo, hi] of layer l's output covers
+        // [lo * s - p, hi * s - p + k - 1] of its input.
+        let (mut lo, mut hi) = (i as i64, i as i64);
+        for &(k, s, p) in layers.iter().rev() {
+            lo = lo * s - p;
+            hi = hi * s - p + k - 1;
+        }
+        let want = (lo.max(0) as usize)..((hi + 1).min(32) as usize);
+        assert_eq!(
+            plot::receptive_range(i, (rf, jump), 32),
+            want,
+            "position {i}"
+        );
+        assert_eq!(hi - lo + 1, rf as i64);
+    }
+}
+
+#[test]
+fn patches_show_the_pixels_of_each_field() {
+    let data = synthetic::generate(2, 1, 3);
+    let maps: Vec<f32> = (0..data.train.len() * 64)
+        .map(|i| (i % 13) as f32)
+        .collect();
+    let top = plot::top_patches(&maps, (data.train.len(), 1, 8, 8), 0, 4, (18, 4)).unwrap();
+    let fig = plot::patches(&data.train, &[("channel 0".into(), top.clone())], "t").unwrap();
+    let s = plot::PATCH_SCALE;
+    for (k, p) in top.iter().enumerate() {
+        let (x0, y0) = plot::patch_origin(0, k as u32, 18);
+        let img = data.train.image_hwc(p.image);
+        for (dy, dx) in [(0, 0), (p.rows.len() - 1, p.cols.len() - 1)] {
+            let (y, x) = (p.rows.start + dy, p.cols.start + dx);
+            let want = [img[[y, x, 0]], img[[y, x, 1]], img[[y, x, 2]]];
+            assert_eq!(fig.pixel(x0 + dx as u32 * s, y0 + dy as u32 * s), want);
+        }
+    }
+    let mut bad = top[0].clone();
+    bad.image = 99;
+    assert!(plot::patches(&data.train, &[("c".into(), vec![bad])], "t").is_err());
+}
+
+#[test]
+fn nearest_in_another_set_is_found_by_a_plain_loop() {
+    let dim = 5;
+    let base: Vec<f32> = (0..40 * dim)
+        .map(|i| ((i * 37) % 23) as f32 * 0.5)
+        .collect();
+    let query: Vec<f32> = (0..dim).map(|i| i as f32 * 1.5).collect();
+    let got = plot::nearest_in(&base, dim, &query, 6).unwrap();
+    let mut want: Vec<(f64, usize)> = (0..40)
+        .map(|i| {
+            let d2: f64 = (0..dim)
+                .map(|k| (base[i * dim + k] as f64 - query[k] as f64).powi(2))
+                .sum();
+            (d2.sqrt(), i)
+        })
+        .collect();
+    want.sort_by(|a, b| a.0.partial_cmp(&b.0).unwrap().then(a.1.cmp(&b.1)));
+    for ((i, d), (wd, wi)) in got.iter().zip(&want) {
+        assert_eq!(i, wi);
+        assert!((*d as f64 - wd).abs() < 1e-5, "{d} against {wd}");
+    }
+    assert!(plot::nearest_in(&base, dim, &query, 41).is_err());
+    assert!(plot::nearest_in(&base, dim, &query, 0).is_err());
+    assert!(plot::nearest_in(&base, dim, &query[1..], 1).is_err());
+    assert!(plot::nearest_in(&base[1..], dim, &query, 1).is_err());
+    let data = synthetic::generate(2, 1, 5);
+    let (q, b) = (&data.test, &data.train);
+    let (qf, bf) = (vec![0.5; q.len() * 3], vec![0.25; b.len() * 3]);
+    let classes = &data.classes;
+    assert!(plot::neighbours_from((q, &qf), (b, &bf), 3, &[0, 1], 4, classes).is_ok());
+    assert!(plot::neighbours_from((q, &qf), (b, &bf), 3, &[0], b.len() + 1, classes).is_err());
+    assert!(plot::neighbours_from((q, &qf[1..]), (b, &bf), 3, &[0], 2, classes).is_err());
+}
+
+#[test]
+#[allow(clippy::needless_range_loop)] // index loops, as the formulas are written
+fn pca_components_are_unit_eigenvectors_of_the_covariance() {
+    // 300 points: independent parts of spread 3, 2 and 0.5 along three orthogonal
+    // directions of 6 dimensions, plus an offset.
+    let dim = 6;
+    let s = 1.0 / 3f64.sqrt();
+    let axes = [
+        [s, s, s, 0.0, 0.0, 0.0],
+        [0.0, 0.0, 0.0, 0.6, 0.8, 0.0],
+        [s, -s, 0.0, 0.0, 0.0, s],
+    ];
+    let mut features = Vec::new();
+    for i in 0..300 {
+        let t = [
+            3.0 * ((i * 17 % 101) as f64 / 50.0 - 1.0),
+            2.0 * ((i * 29 % 97) as f64 / 48.0 - 1.0),
+            0.5 * ((i * 13 % 89) as f64 / 44.0 - 1.0),
+        ];
+        for d in 0..dim {
+            let v: f64 = (0..3).map(|a| t[a] * axes[a][d]).sum::<f64>() + d as f64;
+            features.push(v as f32);
+        }
+    }
+    let pca = plot::pca_2d(&features, dim).unwrap();
+    // The covariance, by plain loops.
+    let n = 300.0;
+    let mean: Vec<f64> = (0..dim)
+        .map(|d| (0..300).map(|i| features[i * dim + d] as f64).sum::<f64>() / n)
+        .collect();
+    let mut cov = vec![vec![0.0f64; dim]; dim];
+    for i in 0..300 {
+        for a in 0..dim {
+            for b in 0..dim {
+                let (x, y) = (features[i * dim + a] as f64, features[i * dim + b] as f64);
+                cov[a][b] += (x - mean[a]) * (y - mean[b]) / n;
+            }
+        }
+    }
+    for k in 0..2 {
+        let v: Vec<f64> = pca.components[k].iter().map(|&x| x as f64).collect();
+        let norm = v.iter().map(|x| x * x).sum::<f64>().sqrt();
+        assert!((norm - 1.0).abs() < 1e-6, "component {k}: norm {norm}");
+        let lambda = pca.variances[k] as f64;
+        for a in 0..dim {
+            let cv: f64 = (0..dim).map(|b| cov[a][b] * v[b]).sum();
+            assert!(
+                (cv - lambda * v[a]).abs() < 1e-5 * lambda,
+                "component {k}, row {a}"
+            );
+        }
+    }
+    let dot: f32 = pca.components[0]
+        .iter()
+        .zip(&pca.components[1])
+        .map(|(a, b)| a * b)
+        .sum();
+    assert!(dot.abs() < 1e-6, "orthogonal: {dot}");
+    assert!(pca.variances[0] > pca.variances[1] && pca.variances[1] > 0.0);
+    // The largest spreads lie along the first two directions (nearly: the sample's parts
+    // are not exactly uncorrelated).
+    for (k, axis) in axes.iter().take(2).enumerate() {
+        let along: f64 = (0..dim)
+            .map(|d| pca.components[k][d] as f64 * axis[d])
+            .sum();
+        assert!(
+            (along.abs() - 1.0).abs() < 1e-2,
+            "component {k} against axis {k}: {along}"
+        );
+    }
+    // Each point is its centred vector projected on the components.
+    for i in [0, 57, 299] {
+        for k in 0..2 {
+            let want: f64 = (0..dim)
+                .map(|d| (features[i * dim + d] as f64 - mean[d]) * pca.components[k][d] as f64)
+                .sum();
+            assert!((pca.points[i][k] as f64 - want).abs() < 1e-4);
+        }
+    }
+    assert!(plot::pca_2d(&features[1..], dim).is_err());
+    assert!(plot::pca_2d(&features[..12], dim).is_err());
+    let mut bad = features.clone();
+    bad[7] = f32::NAN;
+    assert!(plot::pca_2d(&bad, dim).is_err());
+}
+
+#[test]
+fn saliency_is_the_largest_absolute_gradient_over_the_channels() {
+    let grad: Vec<f32> = (0..3072).map(|i| ((i * 31) % 17) as f32 - 8.0).collect();
+    let map = plot::saliency_map(&grad).unwrap();
+    for i in 0..1024 {
+        let mut want = 0f32;
+        for c in 0..3 {
+            if grad[c * 1024 + i].abs() > want {
+                want = grad[c * 1024 + i].abs();
+            }
+        }
+        assert_eq!(map[i], want, "pixel {i}");
+    }
+    let mut nan = grad.clone();
+    nan[2048 + 5] = f32::NAN;
+    assert!(plot::saliency_map(&nan).unwrap()[5].is_nan());
+    assert!(plot::saliency_map(&grad[1..]).is_err());
+    let data = synthetic::generate(1, 1, 2);
+    assert!(plot::saliency(data.test.image(0), &map, "t").is_ok());
+}
+
+#[test]
+fn scatter_colours_each_class_and_rejects_bad_labels() {
+    let classes: Vec<String> = (0..10).map(|k| format!("class {k}")).collect();
+    let points: Vec<[f32; 2]> = (0..100)
+        .map(|i| [(i % 10) as f32, (i / 10) as f32])
+        .collect();
+    let labels: Vec<usize> = (0..100).map(|i| i % 10).collect();
+    let fig = plot::scatter("t", ("x", "y"), &points, &labels, &classes).unwrap();
+    for colour in [plot::CLASS_COLOURS[0], plot::CLASS_COLOURS[9]] {
+        let want = [colour.0, colour.1, colour.2];
+        let found = (0..fig.height).any(|y| (0..fig.width).any(|x| fig.pixel(x, y) == want));
+        assert!(found, "a dot of {want:?}");
+    }
+    assert!(plot::scatter("t", ("x", "y"), &points, &labels[1..], &classes).is_err());
+    assert!(plot::scatter("t", ("x", "y"), &points[..1], &[10], &classes).is_err());
+}

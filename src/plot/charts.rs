@@ -366,6 +366,96 @@ pub fn function_plot(
     })
 }
 
+/// Ten colours told apart easily (matplotlib's `tab10`), one per class in [`scatter`].
+pub const CLASS_COLOURS: [RGBColor; 10] = [
+    RGBColor(31, 119, 180),
+    RGBColor(255, 127, 14),
+    RGBColor(44, 160, 44),
+    RGBColor(214, 39, 40),
+    RGBColor(148, 103, 189),
+    RGBColor(140, 86, 75),
+    RGBColor(227, 119, 194),
+    RGBColor(127, 127, 127),
+    RGBColor(188, 189, 34),
+    RGBColor(23, 190, 207),
+];
+
+/// Points in two dimensions (e.g. [`crate::plot::pca_2d`]'s), each a dot coloured by its
+/// class (`labels[i]` indexes `classes` and [`CLASS_COLOURS`], repeating after ten), with a
+/// legend of the classes.
+///
+/// # Errors
+/// When there is not one label per point, a label is not below `classes.len()`, or there
+/// are no points.
+///
+/// Taught in `notebooks/10-what-alexnet-learned.ipynb`.
+pub fn scatter(
+    title: &str,
+    axes: (&str, &str),
+    points: &[[f32; 2]],
+    labels: &[usize],
+    classes: &[String],
+) -> Result<Figure> {
+    if points.is_empty()
+        || labels.len() != points.len()
+        || labels.iter().any(|&l| l >= classes.len())
+    {
+        let why = format!(
+            "{} points, {} labels, {} classes: one label per point, each below the classes",
+            points.len(),
+            labels.len(),
+            classes.len()
+        );
+        return Err(Error::Invalid {
+            what: "scatter",
+            why,
+        });
+    }
+    let xs = finite_range(points.iter().map(|p| p[0] as f64));
+    let ys = finite_range(points.iter().map(|p| p[1] as f64));
+    // Room on the right for the legend.
+    let xs = (xs.0, xs.1 + (xs.1 - xs.0) * 0.35);
+    Figure::draw(W, H + 100, |root| {
+        let mut chart = ChartBuilder::on(root)
+            .caption(title, (FONT_FAMILY, 26))
+            .margin(15)
+            .x_label_area_size(55)
+            .y_label_area_size(75)
+            .build_cartesian_2d(xs.0..xs.1, ys.0..ys.1)
+            .map_err(plot_err)?;
+        chart
+            .configure_mesh()
+            .x_desc(axes.0)
+            .y_desc(axes.1)
+            .axis_desc_style((FONT_FAMILY, 22))
+            .label_style((FONT_FAMILY, 18))
+            .draw()
+            .map_err(plot_err)?;
+        for (k, name) in classes.iter().enumerate() {
+            let colour = CLASS_COLOURS[k % CLASS_COLOURS.len()];
+            let mine = points
+                .iter()
+                .zip(labels)
+                .filter(|(p, &l)| l == k && p[0].is_finite() && p[1].is_finite())
+                .map(|(p, _)| Circle::new((p[0] as f64, p[1] as f64), 4, colour.filled()));
+            chart
+                .draw_series(mine)
+                .map_err(plot_err)?
+                .label(name.clone())
+                .legend(move |(x, y)| Circle::new((x + 8, y), 5, colour.filled()));
+        }
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::UpperRight)
+            .label_font((FONT_FAMILY, 18))
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK)
+            .draw()
+            .map_err(plot_err)?;
+        Ok(())
+    })
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

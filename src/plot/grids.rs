@@ -240,3 +240,105 @@ pub fn neighbours(
     let subtitle = format!("closest by the distance between their {dim} features");
     captioned_grid((&title, &subtitle), &rows)
 }
+
+/// The `k` rows of `base` (`dim` values each) nearest to `query` (`dim` values) by
+/// Euclidean distance, nearest first, each with its distance; ties go to the lower index.
+/// Nothing is left out: `query` is usually not one of `base`'s rows (a test image against
+/// the training images).
+///
+/// # Errors
+/// When `query` is not `dim` values, `base` is not whole rows of `dim`, or `k` is 0 or
+/// larger than the number of rows.
+///
+/// Taught in `notebooks/10-what-alexnet-learned.ipynb`.
+pub fn nearest_in(base: &[f32], dim: usize, query: &[f32], k: usize) -> Result<Vec<(usize, f32)>> {
+    let rows = base.len().checked_div(dim).unwrap_or(0);
+    if dim == 0 || query.len() != dim || base.len() != rows * dim || k == 0 || k > rows {
+        let why = format!(
+            "a query of {} values, {} values in the set, dim {dim}, k {k}: the query must be \
+             dim values, the set whole rows of dim, and k between 1 and its {rows} rows",
+            query.len(),
+            base.len()
+        );
+        return Err(Error::Invalid {
+            what: "nearest in a set",
+            why,
+        });
+    }
+    let mut order: Vec<(f32, usize)> = base
+        .chunks_exact(dim)
+        .enumerate()
+        .map(|(i, row)| {
+            let d2: f32 = row.iter().zip(query).map(|(a, b)| (a - b) * (a - b)).sum();
+            (d2, i)
+        })
+        .collect();
+    order.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+    Ok(order
+        .into_iter()
+        .take(k)
+        .map(|(d2, i)| (i, d2.sqrt()))
+        .collect())
+}
+
+/// Nearest neighbours from another set, as in the AlexNet paper's Figure 4: one row per
+/// query image of `queries` (with its features in `query_features`, `dim` per image), the
+/// query first, then the `k` images of `base` nearest to it by [`nearest_in`] (their
+/// features in `base_features`), each captioned with its class and its distance.
+///
+/// # Errors
+/// When either set's features are not `dim` values per image, a query is out of range, or
+/// `k` is 0 or larger than `base`.
+///
+/// Taught in `notebooks/10-what-alexnet-learned.ipynb`.
+pub fn neighbours_from(
+    (queries, query_features): (&Images, &[f32]),
+    (base, base_features): (&Images, &[f32]),
+    dim: usize,
+    which: &[usize],
+    k: usize,
+    classes: &[String],
+) -> Result<Figure> {
+    let fits = |set: &Images, f: &[f32]| dim > 0 && f.len() == dim * set.len();
+    if !fits(queries, query_features) || !fits(base, base_features) {
+        let why = format!(
+            "{} and {} feature values for {} and {} images of {dim} features",
+            query_features.len(),
+            base_features.len(),
+            queries.len(),
+            base.len()
+        );
+        return Err(Error::Invalid {
+            what: "neighbours from a set",
+            why,
+        });
+    }
+    if let Some(&q) = which.iter().find(|&&q| q >= queries.len()) {
+        let why = format!("query {q}, but there are {} query images", queries.len());
+        return Err(Error::Invalid {
+            what: "neighbours from a set",
+            why,
+        });
+    }
+    let mut rows = Vec::with_capacity(which.len());
+    for &q in which {
+        let feature = &query_features[q * dim..(q + 1) * dim];
+        let truth = class_name(classes, queries.labels[q] as usize);
+        let mut tiles = vec![(queries.image(q), truth)];
+        for (i, d) in nearest_in(base_features, dim, feature, k)? {
+            let caption = format!("{} {d:.1}", class_name(classes, base.labels[i] as usize));
+            tiles.push((base.image(i), caption));
+        }
+        rows.push(Row {
+            label: format!("test {q}"),
+            tiles,
+        });
+    }
+    let title = format!(
+        "Each test image, then the {k} nearest of {} training images",
+        base.len()
+    );
+    let subtitle =
+        format!("by the distance between their {dim} features (under each: class, distance)");
+    captioned_grid((&title, &subtitle), &rows)
+}

@@ -9,13 +9,21 @@ mod grids;
 mod images;
 mod inside;
 mod maps;
+mod pca;
 
 pub use charts::{
     bars, confusion, confusion_layout, curves, function_plot, histogram, lines, per_class_accuracy,
-    top_k,
+    scatter, top_k, CLASS_COLOURS,
 };
 pub use figure::{font, viridis, Area, Figure, FONT_FAMILY, PALETTE};
-pub use grids::{augmentations, mistakes, nearest, neighbours, tile_origin, TILE_SCALE};
+pub use grids::{
+    augmentations, mistakes, nearest, nearest_in, neighbours, neighbours_from, tile_origin,
+    TILE_SCALE,
+};
 pub use images::{grid_tile_origin, image_channels, image_grid, GRID_SCALE};
-pub use inside::{image_and_maps, input_origin, occlusion, occlusion_map, INPUT_SCALE};
+pub use inside::{
+    image_and_maps, input_origin, occlusion, occlusion_map, patch_origin, patches, receptive_range,
+    saliency, saliency_map, top_patches, Patch, INPUT_SCALE, PATCH_SCALE,
+};
 pub use maps::{feature_maps, feature_maps_each_scaled, filters, map_scale, map_tile_origin};
+pub use pca::{pca_2d, Pca, PCA_MAX_ITERATIONS};

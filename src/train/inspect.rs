@@ -194,3 +194,95 @@ impl<D: Device<f32>> TensorVisitor<f32, D> for Collect<'_, D> {
         Ok(None)
     }
 }
+
+/// The `cifar` model built on the CPU, as `Cpu::default().build_module::<Cifar, f32>()` and
+/// [`crate::train::checkpoint::load_model`] give it.
+pub type CifarNet = <crate::model::Cifar as BuildOnDevice<Cpu, f32>>::Built;
+
+type Image1<const C: usize, const S: usize> =
+    Tensor<Rank4<1, C, S, S>, f32, Cpu, OwnedTape<f32, Cpu>>;
+
+/// One `ConvBnRelu` block in **evaluation** mode on a traced input: the convolution, batch
+/// norm with its running statistics (`x * a + c` per channel, as
+/// [`crate::layers::BatchNorm2D::try_folded`] gives `a` and `c`), ReLU. The block's own
+/// `forward` takes no tape, and its `forward_mut` is training (batch statistics).
+fn block_eval<const I: usize, const O: usize, const S: usize>(
+    block: &crate::model::ConvBnReluBlock<I, O, S, f32, Cpu>,
+    x: Image1<I, S>,
+) -> std::result::Result<Image1<O, S>, <Cpu as HasErr>::Err> {
+    let y = block.0.try_forward(x)?;
+    let (a, c) = block.1.try_folded()?;
+    let (a, c) = (
+        a.try_reshape_like(&(Const::<O>,))?,
+        c.try_reshape_like(&(Const::<O>,))?,
+    );
+    let a = a.try_broadcast::<Rank4<1, O, S, S>, Axes3<0, 2, 3>>()?;
+    let c = c.try_broadcast::<Rank4<1, O, S, S>, Axes3<0, 2, 3>>()?;
+    y.try_mul(a)?.try_add(c)?.try_relu()
+}
+
+/// The score (logit) of class `class` for one image and its gradient with respect to the
+/// image's `3 x 32 x 32` values (normalised, as the network takes them): the input
+/// gradient that gradient saliency maps draw (Simonyan, Vedaldi and Zisserman, 2013).
+///
+/// The network runs in **evaluation** mode, as [`Module::forward`] runs it (batch norm with
+/// its running statistics, dropout off), while the image carries the tape: the model's own
+/// `forward` takes no tape and its `forward_mut` is training mode (batch norm with the
+/// statistics of this one image, dropout on), so the layers are called one by one here. The
+/// model is borrowed, not changed. The image is not registered as a value whose gradient
+/// nothing reads (a training step's [`crate::layers::NoInputGradient`]), so the first
+/// convolution computes it. It runs on a copy of the model whose tensors get fresh numbers
+/// ([`crate::tensor_ids::renumber`]), so a notebook cell can call it on a model built in another cell.
+///
+/// # Errors
+/// [`Error::Invalid`] when `image` is not 3,072 values or `class` is not below 10; a device
+/// failure.
+///
+/// Taught in `notebooks/10-what-alexnet-learned.ipynb`.
+pub fn input_gradient(model: &CifarNet, image: &[f32], class: usize) -> Result<(f32, Vec<f32>)> {
+    if image.len() != 3 * 32 * 32 || class >= 10 {
+        let why = format!(
+            "{} values and class {class}: one 3x32x32 image (3072 values) and a class below 10",
+            image.len()
+        );
+        return Err(Error::Invalid {
+            what: "input gradient",
+            why,
+        });
+    }
+    // A copy of the model with fresh tensor numbers from this code's counter, so that in a
+    // notebook cell the new tensors below cannot share a number with a weight
+    // ([`crate::tensor_ids::renumber`] says why).
+    let mut model = model.clone();
+    crate::tensor_ids::renumber(&mut model)?;
+    let model = &model;
+    let dev = model.0 .0 .0.weight.device().clone();
+    let device = |e: <Cpu as HasErr>::Err| Error::Device(format!("input gradient: {e:?}"));
+    let x: Tensor<Rank4<1, 3, 32, 32>, f32, Cpu> = dev
+        .try_tensor_from_vec(image.to_vec(), Default::default())
+        .map_err(device)?;
+    let run = || -> std::result::Result<(f32, Vec<f32>), <Cpu as HasErr>::Err> {
+        let x_traced = x.clone().leaky_traced();
+        let h = block_eval(&model.0 .0, x_traced)?;
+        let h = model.0 .1.try_forward(h)?;
+        let h = block_eval(&model.1 .0, h)?;
+        let h = model.1 .1.try_forward(h)?;
+        let h = block_eval(&model.2, h)?;
+        let h = block_eval(&model.3, h)?;
+        let h = block_eval(&model.4 .0, h)?;
+        let h = model.4 .1.try_forward(h)?;
+        let head = &model.5;
+        // Dropout is the identity in evaluation mode: only the dense layers and ReLUs run.
+        let h = head.0.try_forward(h)?;
+        let h = head.1 .1.try_forward(h)?.try_relu()?;
+        let h = head.2 .1.try_forward(h)?.try_relu()?;
+        let logits = head.3.try_forward(h)?;
+        let score = logits
+            .try_reshape::<Rank1<10>>()?
+            .try_select(dev.tensor(class))?;
+        let value = score.retaped::<NoneTape>().array();
+        let grads = score.try_backward()?;
+        Ok((value, grads.get(&x).as_vec()))
+    };
+    run().map_err(device)
+}
