@@ -21,6 +21,7 @@
 //! | flatten | [`flatten`] | (the same order) | `notebooks/07-flatten-dense-dropout.ipynb` |
 //! | dense `W x + b` | [`linear_forward`] | [`linear_backward`] | `notebooks/07-flatten-dense-dropout.ipynb` |
 //! | dropout | [`dropout_forward`] | (the same mask) | `notebooks/07-flatten-dense-dropout.ipynb` |
+//! | dropout, the paper's way | [`dropout_paper_forward`] | (the same mask) | `notebooks/11-what-made-alexnet-work.ipynb` |
 //! | local response norm | [`lrn_forward`] | (finite differences) | `notebooks/08-alexnet.ipynb` |
 //! | SGD with momentum | [`sgd_momentum_step`] | | `notebooks/09-training.ipynb` |
 //!
@@ -47,10 +48,11 @@ mod loss;
 mod norm;
 mod pool;
 
-pub use check::{assert_close, finite_diff, max_abs_diff, to64};
+pub use check::{assert_close, max_abs_diff, to64};
 pub use conv::{conv_backward, conv_forward, Conv};
 pub use dense::{
-    dropout_forward, flatten, linear_backward, linear_forward, relu_backward, relu_forward,
+    dropout_forward, dropout_paper_forward, flatten, linear_backward, linear_forward,
+    relu_backward, relu_forward,
 };
 pub use loss::{cross_entropy, cross_entropy_backward, sgd_momentum_step, softmax};
 pub use norm::{

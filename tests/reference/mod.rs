@@ -12,6 +12,29 @@ use alexnet_lab::prelude::*;
 use alexnet_lab::train::{self, fit, DeviceChoice, History, Metrics, OptimizerKind, TrainConfig};
 use std::path::{Path, PathBuf};
 
+/// The gradient of `sum(f(v) * r)` with respect to every entry of `v`, by central finite
+/// differences: nudge one entry up and down by `1e-4` and see how the weighted sum moves.
+///
+/// `r` plays the gradient arriving from the layers above, so this is what a layer's
+/// backward pass must return for the input `v`. Slow (two calls of `f` per entry), exact
+/// enough in `f64` to check a backward pass written by hand.
+pub fn finite_diff(v: &[f64], r: &[f64], f: impl Fn(&[f64]) -> Vec<f64>) -> Vec<f64> {
+    let eps = 1e-4;
+    let loss = |v: &[f64]| f(v).iter().zip(r).map(|(a, b)| a * b).sum::<f64>();
+    let mut v = v.to_vec();
+    (0..v.len())
+        .map(|i| {
+            let orig = v[i];
+            v[i] = orig + eps;
+            let up = loss(&v);
+            v[i] = orig - eps;
+            let down = loss(&v);
+            v[i] = orig;
+            (up - down) / (2.0 * eps)
+        })
+        .collect()
+}
+
 /// `alexnet-lab-{name}-{pid}` in the system's temporary folder, removed if a former run
 /// left it. Each test file starts `name` with its own prefix (`cli-`, `train-`, ..) and
 /// each test in it uses its own name, so tests running at the same time, in one process or
