@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # What the 2012 paper's choices buy, measured: the `cifar` model and variants that each change
-# one thing (src/model/variants.rs), and LeNet-5, trained on the same images with the same
-# budget and seed, tabulated.
+# one thing (src/model/variants.rs) or one training choice (the paper's colour augmentation,
+# its initialisation), and LeNet-5, trained on the same images with the same budget and seed,
+# tabulated.
 #
 #     scripts/ablation.sh quick   # the synthetic set, 30 images a class, 2 epochs (CI: every
 #                                 # row trains and is tabulated, in about a minute)
@@ -23,7 +24,9 @@ full) data=(--dataset fashion-mnist --per-class 300 --epochs 4) ;;
     exit 2
     ;;
 esac
-cargo build --release --quiet
+# $ALEXNET names an alexnet binary to run instead of building this checkout's.
+bin=${ALEXNET:-./target/release/alexnet}
+[ -n "${ALEXNET:-}" ] || cargo build --release --quiet
 out=runs/ablation/$budget
 rm -rf "$out"
 mkdir -p "$out"
@@ -33,6 +36,8 @@ rows=(
     "tanh|tanh in place of ReLU|cifar-tanh|"
     "no-dropout|no dropout|cifar-no-dropout|"
     "augment|random crops (4-pixel padding) and horizontal flips|cifar|--augment"
+    "pca|crops, flips and the paper's PCA colour augmentation|cifar|--augment --pca-lighting"
+    "paper-init|the paper's initialisation N(0, 0.01), biases 1|cifar|--init paper"
     "lrn|the paper's local response normalisation in place of batch norm|cifar-lrn|"
     "no-norm|no normalisation|cifar-no-norm|"
     "lenet5|LeNet-5 (1998) in place of AlexNet|lenet5|"
@@ -40,8 +45,8 @@ rows=(
 for row in "${rows[@]}"; do
     IFS='|' read -r key change model extra <<<"$row"
     echo "== $key: alexnet train --model $model ${data[*]} $extra --seed 0"
-    # shellcheck disable=SC2086 # $extra is empty or one flag
-    if ! ./target/release/alexnet train --model "$model" "${data[@]}" $extra --seed 0 \
+    # shellcheck disable=SC2086 # $extra is flags and their values, split on spaces
+    if ! "$bin" train --model "$model" "${data[@]}" $extra --seed 0 \
         --out "$out/$key" >"$out/$key.log" 2>&1; then
         tail -5 "$out/$key.log" >&2
         echo "ablation: the $key row failed (log: $out/$key.log)" >&2

@@ -199,7 +199,14 @@ def write_latency_report(timings, md_path=None, json_path=None):
     print("\ncell latency (wall time per cell, seconds; a report, not a test):")
     print(text, flush=True)
     if md_path:
-        Path(md_path).write_text(text + "\n")
+        import datetime, platform
+        lessons = sum(1 for t in timings if "-solutions" not in t["notebook"])
+        quick = "ALEXNET_LAB_QUICK=1 " if os.environ.get("ALEXNET_LAB_QUICK") else ""
+        header = (f"<!-- written by: {quick}.venv/bin/python scripts/run_notebooks.py --report-md FILE; "
+                  f"{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC, "
+                  f"{os.cpu_count()} cores, {platform.system()} {platform.machine()}; "
+                  f"{lessons} lessons and {len(timings) - lessons} solutions -->")
+        Path(md_path).write_text(header + "\n" + text + "\n")
     if json_path:
         body = {"notebooks": timings, "summary": [latency_summary(t["notebook"], [t]) for t in timings]
                 + [latency_summary("course", timings)]}

@@ -51,7 +51,9 @@ bash scripts/setup.sh
 phase notebooks
 nb_status=0
 .venv/bin/python scripts/run_notebooks.py --self-test 2>&1 | tee -a "$log" || nb_status=$?
-ALEXNET_LAB_QUICK=1 .venv/bin/python scripts/run_notebooks.py 2>&1 | tee -a "$log" || nb_status=$?
+mkdir -p runs
+ALEXNET_LAB_QUICK=1 .venv/bin/python scripts/run_notebooks.py --report-md runs/cell-latency.md 2>&1 |
+    tee -a "$log" || nb_status=$?
 
 # Sum the "test result: ok. N passed; M failed; ..." lines of every test binary and doctest
 # run, the ablation's line, the runner's self-test and the notebooks' "runner: ..." and
