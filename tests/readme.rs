@@ -276,11 +276,27 @@ fn the_readme_quotes_the_ablation_table_as_the_script_wrote_it() {
         report.starts_with("<!-- written by scripts/ablation.sh full ("),
         "assets/reports/ablation.md is not a full-budget table of scripts/ablation.sh"
     );
+    // The script's rows, `"key|what changes|model|flags"` in its `rows=(...)` list, in order.
+    let script = read("scripts/ablation.sh");
+    let keys: Vec<&str> = script
+        .split_once("rows=(")
+        .expect("scripts/ablation.sh lists its rows")
+        .1
+        .split_once("\n)")
+        .expect("the row list ends")
+        .0
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix('"')?.split('|').next())
+        .collect();
     let rows: Vec<&str> = report.lines().filter(|l| l.starts_with("| ")).collect();
+    let tabled: Vec<&str> = rows[2..]
+        .iter()
+        .map(|r| r.trim_start_matches("| ").split(" |").next().unwrap_or(""))
+        .collect();
+    assert!(keys.len() >= 7, "the script's rows: {keys:?}");
     assert_eq!(
-        rows.len(),
-        2 + 7,
-        "a header, its rule and seven rows: {rows:?}"
+        tabled, keys,
+        "assets/reports/ablation.md's rows are not the script's: run scripts/ablation.sh full"
     );
     for row in rows {
         assert!(
@@ -290,6 +306,67 @@ fn the_readme_quotes_the_ablation_table_as_the_script_wrote_it() {
     }
     assert!(
         readme.contains("scripts/ablation.sh full"),
+        "the README names the command"
+    );
+}
+
+#[test]
+fn the_readme_quotes_the_speed_comparison_as_compare_wrote_it() {
+    let readme = read("README.md");
+    let report = read("assets/reports/compare.md");
+    assert!(
+        report.starts_with("<!-- written by python3 bench/compare.py"),
+        "assets/reports/compare.md is not what bench/compare.py writes"
+    );
+    let rows: Vec<&str> = report.lines().filter(|l| l.starts_with("| ")).collect();
+    assert_eq!(
+        rows.len(),
+        8,
+        "the report holds a header, a rule and 3 rows for each of cifar and article"
+    );
+    let measured = report
+        .lines()
+        .find(|l| l.starts_with("Measured "))
+        .expect("the report's date and machine line");
+    for line in rows.iter().copied().chain([measured]) {
+        assert!(
+            readme.contains(line),
+            "README.md lacks this line of assets/reports/compare.md (run make compare, copy runs/compare.md there):\n{line}"
+        );
+    }
+}
+
+#[test]
+fn the_readme_quotes_the_three_frameworks_trained_as_train_compare_wrote_it() {
+    let readme = read("README.md");
+    let report = read("assets/reports/train-compare.md");
+    assert!(
+        report.starts_with("<!-- written by python3 bench/train_compare.py"),
+        "assets/reports/train-compare.md is not what bench/train_compare.py writes"
+    );
+    let rows: Vec<&str> = report.lines().filter(|l| l.starts_with("| ")).collect();
+    let programs: Vec<&str> = rows
+        .iter()
+        .skip(2)
+        .map(|r| r.trim_start_matches("| ").split(" |").next().unwrap_or(""))
+        .collect();
+    assert_eq!(
+        programs,
+        ["alexnet-lab", "Keras", "PyTorch"],
+        "the report's rows: run python3 bench/train_compare.py"
+    );
+    for line in rows
+        .iter()
+        .copied()
+        .chain(report.lines().filter(|l| l.starts_with("Measured ")))
+    {
+        assert!(
+            readme.contains(line),
+            "README.md lacks this line of assets/reports/train-compare.md:\n{line}"
+        );
+    }
+    assert!(
+        readme.contains("python3 bench/train_compare.py"),
         "the README names the command"
     );
 }
