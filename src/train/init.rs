@@ -25,12 +25,10 @@
 //!
 //! Taught in `notebooks/11-what-made-alexnet-work.ipynb`.
 
-use super::inspect::set_parameters;
+use super::inspect::{parameters, set_parameters, NamedTensor};
 use crate::data::INIT_STREAM;
 use crate::{Error, Result};
-use dfdx::nn::tensor_collection::{
-    RecursiveWalker, TensorCollection, TensorOptions, TensorVisitor, ViewTensorName, ViewTensorRef,
-};
+use dfdx::nn::tensor_collection::TensorCollection;
 use dfdx::prelude::*;
 use rand::{rngs::StdRng, SeedableRng};
 use rand_distr::{Distribution, Normal};
@@ -118,7 +116,7 @@ enum Role {
 }
 
 fn paper<M: TensorCollection<f32, D>, D: Device<f32>>(model: &mut M, seed: u64) -> Result<()> {
-    let slots = layout(model)?;
+    let slots = parameters(model)?;
     let dense_layers = slots.iter().filter(|s| is_weight(s, 2)).count();
     let (mut convs, mut denses) = (0, 0);
     // The module of the last weight seen, and the bias its layer gets.
@@ -157,7 +155,7 @@ fn paper<M: TensorCollection<f32, D>, D: Device<f32>>(model: &mut M, seed: u64) 
 }
 
 /// A weight of a convolution (`rank` 4) or a dense layer (`rank` 2).
-fn is_weight(slot: &Slot, rank: usize) -> bool {
+fn is_weight(slot: &NamedTensor, rank: usize) -> bool {
     slot.name.ends_with("weight") && slot.dims.len() == rank
 }
 
@@ -165,53 +163,4 @@ fn is_weight(slot: &Slot, rank: usize) -> bool {
 /// `0.0.0.weight`).
 fn module_of(name: &str) -> &str {
     name.rsplit_once('.').map_or("", |(m, _)| m)
-}
-
-/// One trainable tensor: its name, its dimensions, and its values unless it is a weight
-/// the rule redraws (those are not copied).
-struct Slot {
-    name: String,
-    dims: Vec<usize>,
-    values: Vec<f32>,
-}
-
-/// The trainable tensors of `model`, in [`super::parameters`]' order.
-fn layout<M: TensorCollection<f32, D>, D: Device<f32>>(model: &M) -> Result<Vec<Slot>> {
-    let mut visitor = Layout(Vec::new());
-    M::iter_tensors(&mut RecursiveWalker {
-        m: (model, String::new()),
-        f: &mut visitor,
-    })
-    .map_err(|e| Error::Device(format!("reading the model's tensors: {e:?}")))?;
-    Ok(visitor.0)
-}
-
-struct Layout(Vec<Slot>);
-
-impl<D: Device<f32>> TensorVisitor<f32, D> for Layout {
-    type Viewer = (ViewTensorRef, ViewTensorName);
-    type Err = D::Err;
-    type E2 = f32;
-    type D2 = D;
-
-    fn visit<S: Shape>(
-        &mut self,
-        opts: TensorOptions<S, f32, D>,
-        (t, name): (&Tensor<S, f32, D>, String),
-    ) -> std::result::Result<Option<Tensor<S, f32, D>>, D::Err> {
-        if !opts.do_gradient_update {
-            return Ok(None);
-        }
-        let dims: Vec<usize> = t.shape().concrete().into_iter().collect();
-        let mut slot = Slot {
-            name,
-            dims,
-            values: Vec::new(),
-        };
-        if !(is_weight(&slot, 4) || is_weight(&slot, 2)) {
-            slot.values = t.as_vec();
-        }
-        self.0.push(slot);
-        Ok(None)
-    }
 }

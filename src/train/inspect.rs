@@ -13,10 +13,11 @@ use dfdx::prelude::*;
 
 /// One trainable tensor of a model, copied to the host: its name (the one it has in the
 /// model's safetensors file, such as `0.0.0.weight` for the first convolution's weights)
-/// and its values in row-major order.
+/// its dimensions, and its values in row-major order.
 #[derive(Clone, Debug, PartialEq)]
 pub struct NamedTensor {
     pub name: String,
+    pub dims: Vec<usize>,
     pub values: Vec<f32>,
 }
 
@@ -190,7 +191,8 @@ impl<D: Device<f32>> TensorVisitor<f32, D> for Collect<'_, D> {
             None => t.as_vec(),
             Some(g) => g.get(t).as_vec(),
         };
-        self.out.push(NamedTensor { name, values });
+        let dims = t.shape().concrete().into_iter().collect();
+        self.out.push(NamedTensor { name, dims, values });
         Ok(None)
     }
 }
