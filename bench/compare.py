@@ -123,6 +123,16 @@ def ratio(ours, peers, higher_is_better=True):
     return f"**{r:.2f}x**" if r < 1.0 else f"{r:.2f}x"
 
 
+def publish(report, out):
+    """Prints `report` and writes it to `out` (relative to the repository)."""
+    print()
+    print(report, end="")
+    path = ROOT / out
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(report)
+    print(f"\nwritten to {out}")
+
+
 def positive(text):
     value = int(text)
     if value < 1:
@@ -199,13 +209,7 @@ def main():
     for model in a.models:
         for cmd in commands[model][1]:
             lines.append("    " + " ".join(shown.get(c, c) for c in cmd))
-    report = "\n".join(lines) + "\n"
-    print()
-    print(report, end="")
-    out = ROOT / a.out
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(report)
-    print(f"\nwritten to {a.out}")
+    publish("\n".join(lines) + "\n", a.out)
 
 if __name__ == "__main__":
     main()

@@ -27,7 +27,8 @@ import subprocess
 import sys
 import time
 
-from compare import PEER_PY, ROOT, alexnet_binary, fail, machine, positive, setup_venv, versions
+from compare import (PEER_PY, ROOT, alexnet_binary, fail, machine, positive, publish, setup_venv,
+                     versions)
 
 NAMES = ("alexnet-lab", "Keras", "PyTorch")
 EPOCH = re.compile(r"^epoch +(\d+): train loss ([0-9.]+) acc +([0-9.]+)% \| val loss ([0-9.]+) "
@@ -118,13 +119,7 @@ def main():
                          f"val loss {e[3]} acc {float(e[4]):5.1f}% | {e[5]} s, {e[6]} img/s")
         lines.append(f"    test accuracy {acc:.2f}%, test loss {loss:.4f}")
         lines.append("")
-    report = "\n".join(lines).rstrip() + "\n"
-    print()
-    print(report, end="")
-    out = ROOT / a.out
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(report)
-    print(f"\nwritten to {a.out}")
+    publish("\n".join(lines).rstrip() + "\n", a.out)
 
 
 if __name__ == "__main__":
