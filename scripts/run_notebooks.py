@@ -12,7 +12,7 @@ variable, E0425) fails the run. The lessons show a few on purpose.
 
 With --html, also writes each executed notebook as HTML (for teachers and for review).
 Every code cell's wall time is recorded and a latency report printed at the end (per notebook
-and for the course: the first cell, median and 90th percentile of the other cells, the slowest
+and for the course: the kernel's start, the first cell, median and 90th percentile of the other cells, the slowest
 cell; cells tagged "training" apart). It is a report, never a failure. --report-md and
 --report-json also write it to a file (markdown table; every cell's time as JSON).
 Training cells read ALEXNET_LAB_QUICK=1 (set here unless already set) to train for seconds.
@@ -99,10 +99,15 @@ TRAINING_TAG = "training"  # cells whose work is long by design, reported apart
 
 
 class CellTimer:
-    """nbclient hooks that record each code cell's wall time, request sent to reply received."""
+    """nbclient hooks that record the kernel's start (the client made to the kernel ready) and
+    each code cell's wall time (request sent to reply received)."""
 
     def __init__(self):
         self.seconds, self._started = {}, {}
+        self._created, self.kernel_start = time.perf_counter(), None
+
+    def kernel_ready(self, **_):
+        self.kernel_start = time.perf_counter() - self._created
 
     def started(self, cell, cell_index, **_):
         self._started[cell_index] = time.perf_counter()
@@ -129,19 +134,20 @@ def percentile(values, q):
     return v[lo] + (v[hi] - v[lo]) * (pos - lo)
 
 
-def notebook_timings(name, nb, seconds):
-    """One notebook's cells in order: index, seconds, tags, first line."""
+def notebook_timings(name, nb, seconds, kernel_start):
+    """The kernel's start and one notebook's cells in order: index, seconds, tags, first line."""
     cells = []
     for i, cell in enumerate(nb.cells):
         if i in seconds:
             tags = cell.get("metadata", {}).get("tags", [])
             cells.append({"notebook": name, "cell": i, "seconds": round(seconds[i], 3),
                           "training": TRAINING_TAG in tags, "first_line": first_line(cell.source)})
-    return {"notebook": name, "cells": cells}
+    return {"notebook": name, "kernel_start": round(kernel_start, 3), "cells": cells}
 
 
 def latency_summary(name, timings):
-    """First cell; median, 90th percentile and slowest of the other untagged cells; training cells."""
+    """Kernel start; first cell; median, 90th percentile and slowest of the other untagged cells;
+    training cells."""
     cells = [c for t in timings for c in t["cells"]]
     firsts = [t["cells"][0] for t in timings if t["cells"]]
     first_ids = {(c["notebook"], c["cell"]) for c in firsts}
@@ -151,6 +157,7 @@ def latency_summary(name, timings):
     slowest = max(others, key=lambda c: c["seconds"], default=None)
     return {
         "name": name,
+        "kernel_start": [t["kernel_start"] for t in timings],
         "first": [c["seconds"] for c in firsts],
         "cells": len(others),
         "median": percentile(times, 50),
@@ -169,19 +176,22 @@ def latency_markdown(timings):
     """The report: a row per notebook, a row for the course, the training cells apart."""
     rows = [latency_summary(t["notebook"], [t]) for t in timings]
     course = latency_summary("course", timings)
-    head = ("| notebook | first cell (s) | cells | median (s) | p90 (s) | slowest cell (s) | total (s) |\n"
-            "| --- | ---: | ---: | ---: | ---: | --- | ---: |")
+    head = ("| notebook | kernel start (s) | first cell (s) | cells | median (s) | p90 (s) | slowest cell (s) | total (s) |\n"
+            "| --- | ---: | ---: | ---: | ---: | ---: | --- | ---: |")
     out = [head]
     for r in rows:
         s = r["slowest"]
         slow = f"{s['seconds']:.2f} `{s['first_line']}`" if s else "-"
-        out.append(f"| {r['name']} | {fmt(r['first'][0] if r['first'] else None)} | {r['cells']} | "
-                   f"{fmt(r['median'])} | {fmt(r['p90'])} | {slow} | {r['total']:.0f} |")
+        out.append(f"| {r['name']} | {fmt(r['kernel_start'][0])} | {fmt(r['first'][0] if r['first'] else None)} | "
+                   f"{r['cells']} | {fmt(r['median'])} | {fmt(r['p90'])} | {slow} | {r['total']:.0f} |")
     s = course["slowest"]
-    firsts = course["first"]
-    first = (f"{fmt(statistics.median(firsts))} median, {fmt(max(firsts))} max" if firsts else "-")
+
+    def spread(values):
+        return f"{fmt(statistics.median(values))} median, {fmt(max(values))} max" if values else "-"
+
     slow = f"{s['seconds']:.2f} `{s['first_line']}` ({s['notebook']})" if s else "-"
-    out.append(f"| **course** | {first} | {course['cells']} | **{fmt(course['median'])}** | "
+    out.append(f"| **course** | {spread(course['kernel_start'])} | {spread(course['first'])} | "
+               f"{course['cells']} | **{fmt(course['median'])}** | "
                f"**{fmt(course['p90'])}** | {slow} | {course['total']:.0f} |")
     if course["training"]:
         out.append("")
@@ -272,10 +282,11 @@ def main():
         timer = CellTimer()
         client = NotebookClient(nb, kernel_name="rust", timeout=args.timeout, startup_timeout=180,
                                 allow_errors=True, resources={"metadata": {"path": str(path.parent)}},
+                                on_notebook_start=timer.kernel_ready,
                                 on_cell_execute=timer.started, on_cell_executed=timer.finished)
         try:
             client.execute()
-            timings.append(notebook_timings(path.name, nb, timer.seconds))
+            timings.append(notebook_timings(path.name, nb, timer.seconds, timer.kernel_start))
         except CellExecutionError as e:  # allow_errors keeps going; this is a kernel-level failure
             failures.append(f"{path.name}: {e}")
             continue

@@ -3,7 +3,7 @@
 # component, the evcxr Jupyter kernel, a Python venv with JupyterLab, the data (CIFAR-10 and
 # Fashion-MNIST, each fetched once when it can be), the kernel registered in the venv with the
 # course's build settings, and the kernel's compile cache warmed (the first cell of a notebook
-# executed once, so the first lesson a learner opens starts warm).
+# executed once; from then on the kernel starts with the crate loaded: scripts/rust-kernel.sh).
 # Idempotent: a second run checks and skips (seconds).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -43,32 +43,51 @@ done
 echo "== the Rust kernel (registered in $VENV, with the course's build settings)"
 # The kernel compiles each cell in a folder under its TMPDIR; cargo reads the settings in
 # $BUILD/.cargo/config.toml above it (scripts/kernel-cargo-config.toml: every dependency of a
-# cell, this crate included, optimised as in a release build). Jupyter run from the venv
-# prefers this kernel spec to one of the same name in the user's folders.
+# cell, this crate included, optimised as in a release build). Jupyter starts it through
+# scripts/rust-kernel.sh, which starts it warm once the cache below is. Jupyter run from the
+# venv prefers this kernel spec to one of the same name in the user's folders.
 BUILD="$PWD/$VENV/evcxr"
 KERNEL_DIR="$VENV/share/jupyter/kernels/rust"
 mkdir -p "$BUILD/.cargo"
+# evcxr's own spec brings its logos; the spec itself is rewritten below.
+[ -f "$KERNEL_DIR/logo-64x64.png" ] || JUPYTER_PATH="$PWD/$VENV/share/jupyter" evcxr_jupyter --install >/dev/null
 cmp -s scripts/kernel-cargo-config.toml "$BUILD/.cargo/config.toml" \
     || cp scripts/kernel-cargo-config.toml "$BUILD/.cargo/config.toml"
-if ! grep -q "\"TMPDIR\": \"$BUILD\"" "$KERNEL_DIR/kernel.json" 2>/dev/null; then
-    JUPYTER_PATH="$PWD/$VENV/share/jupyter" evcxr_jupyter --install >/dev/null
-    "$VENV/bin/python" - "$KERNEL_DIR/kernel.json" "$BUILD" <<'PY'
+"$VENV/bin/python" - "$KERNEL_DIR/kernel.json" "$PWD" "$(command -v evcxr_jupyter || echo "$HOME/.cargo/bin/evcxr_jupyter")" <<'PY'
 import json, sys
-path, build = sys.argv[1], sys.argv[2]
-spec = json.load(open(path))
-spec.setdefault("env", {})["TMPDIR"] = build
-json.dump(spec, open(path, "w"), indent=1)
+path, root, evcxr = sys.argv[1:]
+spec = {"argv": [f"{root}/scripts/rust-kernel.sh", "--control_file", "{connection_file}"],
+        "display_name": "Rust", "language": "rust", "interrupt_mode": "message",
+        "env": {"TMPDIR": f"{root}/.venv/evcxr", "EVCXR_JUPYTER": evcxr}}
+try:
+    same = json.load(open(path)) == spec
+except (OSError, ValueError):
+    same = False
+if not same:
+    json.dump(spec, open(path, "w"), indent=1)
 PY
-fi
 
 FIRST=$(ls notebooks/[0-9][0-9]-*.ipynb | head -1)
 echo "== the kernel's compile cache (the first cell of $FIRST)"
-# Keyed on what that cell compiles: the first cell, the build settings, the crate's sources.
-CACHE="${XDG_CACHE_HOME:-$HOME/.cache}/evcxr"
-key=$(cat "$FIRST" scripts/kernel-cargo-config.toml Cargo.toml Cargo.lock \
-      $(find src assets -type f | sort) | sha256sum | cut -c1-16)
-if [ "$(cat "$CACHE/alexnet-lab-warm" 2>/dev/null)" != "$key" ]; then
+# The warm start's prelude: that first cell, its crate path made absolute (evcxr reads it from
+# the folder the kernel starts in, which is the notebook's).
+mkdir -p "$VENV/evcxr-config"
+"$VENV/bin/python" - "$FIRST" "$PWD" "$VENV/evcxr-config/prelude.rs" <<'PY'
+import re, sys, nbformat
+first, root, out = sys.argv[1:]
+nb = nbformat.read(first, as_version=4)
+cell = next(c for c in nb.cells if c.cell_type == "code").source
+prelude, n = re.subn(r'path = "[^"]*"', f'path = "{root}"', cell)
+if n != 1:
+    sys.exit(f"setup: the first cell of {first} has no `:dep alexnet-lab = {{ path = ... }}` line")
+open(out, "w").write(prelude.rstrip() + "\n")
+PY
+# Keyed on what that cell compiles (scripts/rust-kernel.sh --key): the cell, the build
+# settings, the crate's sources. Until the key matches, the kernel starts plain.
+key=$(bash scripts/rust-kernel.sh --key)
+if [ "$(cat "$BUILD/warm" 2>/dev/null)" != "$key" ]; then
     echo "   compiling the crate and its dependencies for the kernel (several minutes the first time)"
+    rm -f "$BUILD/warm"
     start=$(date +%s)
     "$VENV/bin/python" - "$FIRST" <<'PY' || { echo "setup: the first cell of $FIRST failed on the Rust kernel (above); 'cargo build' shows whether the crate builds" >&2; exit 1; }
 import sys, nbformat
@@ -82,7 +101,7 @@ if errors:
     print("\n".join(errors[0].get("traceback", [])) or errors[0].get("evalue", ""), file=sys.stderr)
     sys.exit(1)
 PY
-    mkdir -p "$CACHE" && echo "$key" >"$CACHE/alexnet-lab-warm"
-    echo "   warm ($(( $(date +%s) - start )) s)"
+    echo "$key" >"$BUILD/warm"
+    echo "   warm ($(( $(date +%s) - start )) s): the kernel now starts with the crate loaded"
 fi
 echo "setup: done. Open the course with: make course"
