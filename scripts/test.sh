@@ -31,12 +31,15 @@ phase fmt "cargo fmt --check"
 cargo fmt --all -- --check
 phase clippy "cargo clippy --all-targets -- -D warnings"
 cargo clippy --all-targets -- -D warnings
-phase "cargo test" "cargo test --release"
-cargo test --release 2>&1 | tee "$log"
+# The examples are not built here: clippy above has checked them (--all-targets).
+phase "cargo test" "cargo test --release --tests, then the doctests"
+cargo test --release --tests 2>&1 | tee "$log"
+cargo test --release --doc 2>&1 | tee -a "$log"
+# In the target folder clippy used: the dependencies whose features do not change are checked once.
 phase "cuda check" "cargo check --features cuda --all-targets (ci-check: no CUDA toolkit needed)"
-cargo check --no-default-features --features cuda,ci-check --all-targets --target-dir target/cuda-check
+cargo check --no-default-features --features cuda,ci-check --all-targets
 phase "loader property" "the CIFAR-10 loader's property on a million random inputs"
-cargo test --release --test data -- --ignored 2>&1 | tee -a "$log"
+cargo test --release --test all -- --ignored data:: 2>&1 | tee -a "$log"
 
 phase ablation "the ablation, quick budget: every variant trains and is tabulated (scripts/ablation.sh)"
 abl_status=0

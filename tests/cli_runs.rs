@@ -8,12 +8,10 @@
 //! resume with other flags that says it keeps the saved ones, a note on the ten views of a
 //! run trained without crops, and an unknown `--init` refused in one line.
 
-mod reference;
-
+use crate::reference::tmp_dir;
 use alexnet_lab::data::{self, synthetic};
 use alexnet_lab::train::{self, checkpoint, DeviceChoice, Init};
 use rand::{rngs::StdRng, Rng, SeedableRng};
-use reference::tmp_dir;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant, SystemTime};

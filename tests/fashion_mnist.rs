@@ -2,11 +2,9 @@
 //! the loader, every kind of bad file refused in one line, and the choice of the best data
 //! set in a folder.
 
-mod reference;
-
+use crate::reference::empty_dir;
 use alexnet_lab::data::fashion_mnist::{self, GreySplit, GREY_PIXELS};
 use alexnet_lab::data::*;
-use reference::empty_dir;
 use std::io::Write;
 use std::path::Path;
 

@@ -4,14 +4,12 @@
 //! (same checkpoint), and max pooling's vectorised rows against a naive scan with ties and
 //! NaNs.
 
-mod reference;
-
+use crate::reference::*;
 use alexnet_lab::layers::cpu::winograd;
 use alexnet_lab::layers::spec::ConvSpec;
 use alexnet_lab::layers::{self, builders};
 use alexnet_lab::model::{ConvBnRelu, ConvReluBn};
 use alexnet_lab::prelude::*;
-use reference::*;
 
 /// `max(conv + bias, 0) * a + c` per channel (the article block before its pool), from the
 /// plain loops.

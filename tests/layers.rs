@@ -2,12 +2,10 @@
 //! against the crate's naive loops (`alexnet_lab::reference`, forward and backward) and
 //! finite differences; and the loops themselves against finite differences.
 
-mod reference;
-
+use crate::reference::*;
 use alexnet_lab::layers::{any_device, spec::*, CpuPath};
 use alexnet_lab::prelude::*;
 use alexnet_lab::reference::softmax;
-use reference::*;
 
 /// A tensor of `f32` on the CPU, without a tape.
 type Cpu32<S> = Tensor<S, f32, Cpu>;

@@ -5,8 +5,7 @@
 //! prediction against ten forward passes by hand, and the paper's dropout against the
 //! inverted one, over every mask.
 
-mod reference;
-
+use crate::reference::Cifar32;
 use alexnet_lab::data::{
     random_crop_flip, symmetric_eigen, synthetic, ten_crops, BatchConfig, HostBatches, Images,
     Normalization, PcaLighting, IMAGE_SIZE, PCA_ALPHA_STD, PIXELS,
@@ -22,7 +21,6 @@ use alexnet_lab::train::{
 };
 use dfdx::nn::tensor_collection::TensorCollection;
 use rand::{rngs::StdRng, Rng, SeedableRng};
-use reference::Cifar32;
 
 const PLANE: usize = IMAGE_SIZE * IMAGE_SIZE;
 

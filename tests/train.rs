@@ -2,15 +2,13 @@
 //! paper's colour augmentation and initialisation), older run folders still resume,
 //! refusals, a diverging loss, and a model that really learns.
 
-mod reference;
-
+use crate::reference::{adam_run, small_run, tmp_dir, whole_and_resumed};
 use alexnet_lab::data::{synthetic, PcaLighting};
 use alexnet_lab::model::{Cifar, CifarNoNorm};
 use alexnet_lab::prelude::*;
 use alexnet_lab::train::{self, checkpoint, fit, Init, Optimizer, OptimizerKind, TrainConfig};
 use alexnet_lab::Error;
 use dfdx::optim::Optimizer as _;
-use reference::{adam_run, small_run, tmp_dir, whole_and_resumed};
 
 type Update<'a, M> = Box<dyn FnMut(&mut M, &Gradients<f32, Cpu>) + 'a>;
 

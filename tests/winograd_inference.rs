@@ -4,11 +4,10 @@
 //! outputs split into channel chunks, and every epilogue; through `winograd::forward`
 //! directly and through the layers (`Conv2D` without a tape, the models' fused blocks).
 //!
-//! `cargo test --release --test winograd_inference -- --nocapture` prints each case's error
+//! `cargo test --release --test all winograd_inference:: -- --nocapture` prints each case's error
 //! next to that of F(2x2, 3x3) (the training tile) on the same numbers.
 
-mod reference;
-
+use crate::reference::*;
 use alexnet_lab::layers::builders;
 use alexnet_lab::layers::cpu::conv;
 use alexnet_lab::layers::cpu::winograd;
@@ -17,7 +16,6 @@ use alexnet_lab::model::{ConvBnRelu, ConvReluBn};
 use alexnet_lab::prelude::*;
 use rand::{rngs::StdRng, Rng, SeedableRng};
 use rand_distr::StandardNormal;
-use reference::*;
 
 /// The tests' tolerance for inference (as in `tests/layers.rs` and `tests/inference.rs`):
 /// `|got - want| <= TOL * (1 + |want|)`.
