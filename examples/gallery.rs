@@ -14,6 +14,9 @@ use alexnet_lab::{Error, Result};
 
 use std::time::Instant;
 
+mod provenance;
+use provenance::{machine, now_utc};
+
 type Model = <Cifar as BuildOnDevice<Cpu, f32>>::Built;
 const EPOCHS: usize = 4;
 
@@ -86,34 +89,6 @@ fn main() -> Result<()> {
     print!("{note}");
     println!("wrote the figures into {}", out.display());
     Ok(())
-}
-
-/// The date and time, UTC (from `date`; the seconds since 1970 where it is missing).
-fn now_utc() -> String {
-    std::process::Command::new("date")
-        .args(["-u", "+%Y-%m-%d %H:%M UTC"])
-        .output()
-        .ok()
-        .filter(|o| o.status.success())
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-        .unwrap_or_else(|| {
-            let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
-            format!("{} s after 1970 UTC", t.map_or(0, |d| d.as_secs()))
-        })
-}
-
-/// The processor's name and the threads used.
-fn machine() -> String {
-    let cpu = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|t| {
-            t.lines()
-                .find(|l| l.starts_with("model name"))
-                .and_then(|l| l.split(':').nth(1))
-                .map(|m| m.trim().to_string())
-        })
-        .unwrap_or_else(|| "an unknown processor".into());
-    format!("{cpu}, {} threads", rayon::current_num_threads())
 }
 
 /// Every image of `images`, normalised, as one batch.

@@ -1,7 +1,9 @@
 //! Per-layer timing of the `cifar` model at batch 64 and the `article` model at batch 32 (the
 //! batch sizes of the README's comparison): where an inference pass and a training step spend
 //! their time. `cargo run --release --example layer_times -- [cifar|article]` (both without
-//! an argument).
+//! an argument). Its first line says when and where it ran; the README quotes
+//! `assets/reports/layer-times.txt`, written by
+//! `cargo run --release --example layer_times > assets/reports/layer-times.txt`.
 //!
 //! Each line is the median of 9 runs after 2 warm-ups: the layer's forward pass alone
 //! (inference), and its forward pass with the tape plus the backward pass and the zeroing of
@@ -11,6 +13,8 @@
 use alexnet_lab::model::{ConvBnRelu, ConvReluBn};
 use alexnet_lab::prelude::*;
 use std::time::Instant;
+
+mod provenance;
 
 type Img<const C: usize, const S: usize> = Tensor<(usize, Const<C>, Const<S>, Const<S>), f32, Cpu>;
 
@@ -91,6 +95,18 @@ fn main() {
         );
         std::process::exit(2);
     }
+    let isa = if std::is_x86_feature_detected!("avx512f") {
+        "AVX-512"
+    } else if std::is_x86_feature_detected!("avx2") {
+        "AVX2 without AVX-512"
+    } else {
+        "neither AVX2 nor AVX-512"
+    };
+    println!(
+        "# written by `cargo run --release --example layer_times` on {}, {}, {isa}; medians of 9 runs, milliseconds",
+        provenance::now_utc(),
+        provenance::machine()
+    );
     if want("cifar") {
         cifar();
     }

@@ -337,6 +337,46 @@ fn the_readme_quotes_the_speed_comparison_as_compare_wrote_it() {
 }
 
 #[test]
+fn the_readme_quotes_the_layer_times_as_the_example_wrote_them() {
+    let readme = read("README.md");
+    let report = read("assets/reports/layer-times.txt");
+    let lines: Vec<&str> = report.lines().collect();
+    assert!(
+        lines[0].starts_with("# written by `cargo run --release --example layer_times` on "),
+        "assets/reports/layer-times.txt does not start with the example's provenance line"
+    );
+    for model in ["cifar layer, batch 64", "article layer, batch 32"] {
+        assert!(
+            lines.iter().any(|l| l.starts_with(model)),
+            "assets/reports/layer-times.txt has no {model} table"
+        );
+    }
+    let link = "[`assets/reports/layer-times.txt`](assets/reports/layer-times.txt)";
+    let quoted = quoted_after(&readme, link, "the README does not link the layer times");
+    // The block's first line is its language tag.
+    let quoted: Vec<&str> = quoted.into_iter().skip_while(|l| *l == "text").collect();
+    assert_eq!(
+        quoted.first(),
+        lines.first(),
+        "the README's layer times do not start with the report's provenance line"
+    );
+    assert!(
+        quoted
+            .iter()
+            .filter(|l| l.starts_with("whole model"))
+            .count()
+            == 2,
+        "the README's layer times quote both models' whole-model lines"
+    );
+    for line in &quoted {
+        assert!(
+            lines.contains(line),
+            "the README quotes a layer-times line the report does not have: {line}"
+        );
+    }
+}
+
+#[test]
 fn the_readme_quotes_the_three_frameworks_trained_as_train_compare_wrote_it() {
     let readme = read("README.md");
     let report = read("assets/reports/train-compare.md");
