@@ -367,3 +367,101 @@ fn load_or_synthetic_says_which() {
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+// ---- pictures a learner brings: PNG and JPEG (`read_image`) ----
+
+/// A fixture of tests/fixtures (made by make_picture_fixtures.py).
+#[cfg(feature = "jpeg")]
+fn fixture(name: &str) -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
+}
+
+/// The largest difference between two 32x32 CHW pictures, and where.
+#[cfg(feature = "jpeg")]
+fn largest_difference(a: &[u8], b: &[u8]) -> (u8, usize) {
+    assert_eq!((a.len(), b.len()), (3072, 3072));
+    a.iter()
+        .zip(b)
+        .enumerate()
+        .map(|(i, (x, y))| (x.abs_diff(*y), i))
+        .max()
+        .unwrap()
+}
+
+#[cfg(feature = "jpeg")]
+#[test]
+fn a_jpeg_reads_as_the_same_picture_saved_as_png() {
+    // Six flat blocks, 16x16 each, on a 48x32 picture: red, green, blue; white, grey, black.
+    let png = read_image(&fixture("blocks.png")).unwrap();
+    // Known pixels of the lossless file: the centre of each block after the resize to 32x32
+    // (a block spans 32/3 columns and 16 rows there).
+    let colours = [
+        [255, 0, 0],
+        [0, 255, 0],
+        [0, 0, 255],
+        [255, 255, 255],
+        [128, 128, 128],
+        [0, 0, 0],
+    ];
+    for (k, colour) in colours.iter().enumerate() {
+        let (x, y) = (5 + 11 * (k % 3), 8 + 16 * (k / 3));
+        let got: Vec<u8> = (0..3).map(|c| png[c * 1024 + y * 32 + x]).collect();
+        assert_eq!(got, colour, "block {k} of the PNG at ({x}, {y})");
+    }
+    // JPEG is lossy: at quality 95 without chroma subsampling a flat block decodes within a
+    // few levels of its colour, most at the edges between blocks.
+    for name in ["blocks.jpg", "blocks-progressive.jpg"] {
+        let jpeg = read_image(&fixture(name)).unwrap();
+        let (d, at) = largest_difference(&jpeg, &png);
+        assert!(d <= 12, "{name} differs from the PNG by {d} at value {at}");
+    }
+    // A grey JPEG: every channel the same, close to the PNG's luma (ITU-R BT.601).
+    let grey = read_image(&fixture("blocks-grey.jpg")).unwrap();
+    let luma: Vec<u8> = (0..1024)
+        .map(|p| {
+            let (r, g, b) = (png[p] as f32, png[1024 + p] as f32, png[2048 + p] as f32);
+            (0.299 * r + 0.587 * g + 0.114 * b).round() as u8
+        })
+        .collect();
+    let luma3: Vec<u8> = luma.iter().chain(&luma).chain(&luma).copied().collect();
+    let (d, at) = largest_difference(&grey, &luma3);
+    assert!(
+        d <= 12,
+        "the grey JPEG differs from the PNG's luma by {d} at value {at}"
+    );
+}
+
+#[cfg(feature = "jpeg")]
+#[test]
+fn a_damaged_or_unknown_picture_is_refused_in_one_line() {
+    let dir = empty_dir("read-image");
+    let jpeg = std::fs::read(fixture("blocks.jpg")).unwrap();
+    let cases: [(&str, Vec<u8>); 5] = [
+        ("empty.jpg", Vec::new()),
+        ("gif.jpg", b"GIF89a\x01\x00\x01\x00".to_vec()),
+        ("header-only.jpg", jpeg[..3].to_vec()),
+        ("half.jpg", jpeg[..jpeg.len() / 2].to_vec()),
+        ("png-named.png", jpeg[..200].to_vec()),
+    ];
+    for (name, bytes) in cases {
+        let path = dir.join(name);
+        std::fs::write(&path, bytes).unwrap();
+        match read_image(&path) {
+            Err(e) => {
+                let message = e.to_string();
+                assert!(
+                    message.contains(name) && !message.contains('\n'),
+                    "{name}: the error names the file, in one line: {message}"
+                );
+            }
+            // A decoder may fill in what a cut file lacks; it must still give a whole picture.
+            Ok(image) => assert!(
+                name == "half.jpg" && image.len() == 3072,
+                "{name} was read as a picture"
+            ),
+        }
+    }
+    assert!(read_image(&dir.join("missing.jpg")).is_err());
+}

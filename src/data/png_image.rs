@@ -53,29 +53,68 @@ pub fn rgb_to_image(rgb: &[u8], w: usize, h: usize) -> Vec<u8> {
         .collect()
 }
 
-/// Reads a picture file as a 32x32 image (CHW bytes): PNG always, and JPEG and the other
-/// formats of the `image` crate with the `jpeg` feature (the `alexnet` tool has it).
+/// Reads a picture file as a 32x32 image (CHW bytes): PNG always, and JPEG (baseline or
+/// progressive, colour or grey) with the `jpeg` feature (the `alexnet` tool has it). The kind
+/// is read from the file's first bytes, not its name.
 ///
 /// # Errors
-/// An unreadable file or one that is not a picture, named with what to do.
+/// An unreadable file or one that is not a PNG or JPEG picture, named with what to do.
 pub fn read_image(path: &Path) -> Result<Vec<u8>> {
     #[cfg(feature = "jpeg")]
     {
-        let img = image::open(path).map_err(|e| {
-            Error::data(
-                path,
-                format!("cannot read the image ({e}); use a PNG or JPEG file"),
-            )
-        })?;
-        let rgb = img.to_rgb8();
-        let (w, h) = (rgb.width() as usize, rgb.height() as usize);
-        if w == 0 || h == 0 {
-            return Err(Error::data(path, "the image has no pixels"));
+        use std::io::Read;
+        let mut head = Vec::with_capacity(8);
+        std::fs::File::open(path)
+            .and_then(|f| f.take(8).read_to_end(&mut head))
+            .map_err(|e| Error::io(path, e))?;
+        if head.starts_with(&[0xFF, 0xD8, 0xFF]) {
+            return read_jpeg_as_image(path);
         }
-        Ok(rgb_to_image(rgb.as_raw(), w, h))
+        if !head.starts_with(&[0x89, b'P', b'N', b'G', 0x0D, 0x0A, 0x1A, 0x0A]) {
+            return Err(Error::data(
+                path,
+                "this is neither a PNG nor a JPEG picture (its first bytes say so); save it as PNG or JPEG and try again",
+            ));
+        }
     }
-    #[cfg(not(feature = "jpeg"))]
-    {
-        read_png_as_image(path)
+    read_png_as_image(path)
+}
+
+/// Decodes the JPEG at `path` (zune-jpeg: baseline or progressive; grey, YCbCr or CMYK, all
+/// turned into RGB) and resizes it to 32x32 as [`read_png_as_image`] does.
+#[cfg(feature = "jpeg")]
+fn read_jpeg_as_image(path: &Path) -> Result<Vec<u8>> {
+    use zune_jpeg::zune_core::{
+        bytestream::ZCursor, colorspace::ColorSpace, options::DecoderOptions,
+    };
+    let bad = |e: &dyn std::fmt::Display| {
+        // The decoder's messages may span lines; the error is one.
+        let e = e
+            .to_string()
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ");
+        Error::data(
+            path,
+            format!(
+                "cannot read this JPEG ({e}); save the picture again as PNG or JPEG and try again"
+            ),
+        )
+    };
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    let options = DecoderOptions::default().jpeg_set_out_colorspace(ColorSpace::RGB);
+    let mut decoder = zune_jpeg::JpegDecoder::new_with_options(ZCursor::new(&bytes), options);
+    decoder
+        .decode_headers()
+        .map_err(|e| bad(&format!("{e:?}")))?;
+    let info = decoder.info().ok_or_else(|| bad(&"no image header"))?;
+    let (w, h) = (info.width as usize, info.height as usize);
+    if w == 0 || h == 0 {
+        return Err(bad(&"it has no pixels"));
     }
+    let rgb = decoder.decode().map_err(|e| bad(&format!("{e:?}")))?;
+    if rgb.len() < w * h * CHANNELS {
+        return Err(bad(&"it ends early"));
+    }
+    Ok(rgb_to_image(&rgb[..w * h * CHANNELS], w, h))
 }
