@@ -215,12 +215,13 @@ fn the_readme_quotes_the_test_run_as_test_sh_wrote_it() {
 fn the_readme_latency_table_is_the_runners_report() {
     let readme = read("README.md");
     let report = read("assets/reports/cell-latency.md");
-    // The report's rows by notebook: first cell, cells, median, p90, slowest (its seconds), total.
-    // (The slowest cell's code may hold `|`, so the total is the last field, not the seventh.)
+    // The report's rows by notebook: kernel start, first cell, cells, median, p90, slowest (its
+    // seconds), total. (The slowest cell's code may hold `|`, so the total is the last field,
+    // not the eighth.)
     let figures = |row: &str| -> Vec<String> {
         let cells: Vec<&str> = row.trim_matches('|').split('|').map(str::trim).collect();
-        let mut f: Vec<String> = cells[1..6].iter().map(|c| c.to_string()).collect();
-        f[4] = f[4].split_whitespace().next().unwrap_or("").to_string();
+        let mut f: Vec<String> = cells[1..7].iter().map(|c| c.to_string()).collect();
+        f[5] = f[5].split_whitespace().next().unwrap_or("").to_string();
         f.push(cells[cells.len() - 1].to_string());
         f
     };
@@ -230,7 +231,7 @@ fn the_readme_latency_table_is_the_runners_report() {
         .filter(|l| l.starts_with("| 0") || l.starts_with("| 1"))
     {
         let cells: Vec<&str> = row.trim_matches('|').split('|').map(str::trim).collect();
-        if cells.len() != 7 || cells[0].contains('[') {
+        if cells.len() != 8 || cells[0].contains('[') {
             continue; // the course map's rows
         }
         let name = format!("| {}.ipynb |", cells[0]);
@@ -256,7 +257,7 @@ fn the_readme_latency_table_is_the_runners_report() {
         .find(|l| l.starts_with("| **course** |"))
         .expect("the report's course row");
     let f = figures(course);
-    for want in [&f[0], &f[1], &f[2], &f[3], &f[4]] {
+    for want in [&f[0], &f[1], &f[2], &f[3], &f[4], &f[5]] {
         let line = readme
             .lines()
             .find(|l| l.starts_with("| **the course, "))
