@@ -9,6 +9,16 @@ fn read(path: &str) -> String {
     std::fs::read_to_string(&full).unwrap_or_else(|e| panic!("{}: {e}", full.display()))
 }
 
+/// A report the README quotes, checked to begin with the line its command writes first.
+fn report_written_by(path: &str, first_line: &str) -> String {
+    let report = read(path);
+    assert!(
+        report.starts_with(first_line),
+        "{path} is not what its command writes: it does not begin with {first_line}"
+    );
+    report
+}
+
 /// Runs of white space (line breaks, a quote's `> `) as one space.
 fn words(text: &str) -> String {
     text.split_whitespace()
@@ -272,10 +282,9 @@ fn the_readme_latency_table_is_the_runners_report() {
 #[test]
 fn the_readme_quotes_the_ablation_table_as_the_script_wrote_it() {
     let readme = read("README.md");
-    let report = read("assets/reports/ablation.md");
-    assert!(
-        report.starts_with("<!-- written by scripts/ablation.sh full ("),
-        "assets/reports/ablation.md is not a full-budget table of scripts/ablation.sh"
+    let report = report_written_by(
+        "assets/reports/ablation.md",
+        "<!-- written by scripts/ablation.sh full (",
     );
     // The script's rows, `"key|what changes|model|flags"` in its `rows=(...)` list, in order.
     let script = read("scripts/ablation.sh");
@@ -314,10 +323,9 @@ fn the_readme_quotes_the_ablation_table_as_the_script_wrote_it() {
 #[test]
 fn the_readme_quotes_the_speed_comparison_as_compare_wrote_it() {
     let readme = read("README.md");
-    let report = read("assets/reports/compare.md");
-    assert!(
-        report.starts_with("<!-- written by python3 bench/compare.py"),
-        "assets/reports/compare.md is not what bench/compare.py writes"
+    let report = report_written_by(
+        "assets/reports/compare.md",
+        "<!-- written by python3 bench/compare.py",
     );
     let rows: Vec<&str> = report.lines().filter(|l| l.starts_with("| ")).collect();
     assert_eq!(
@@ -340,12 +348,11 @@ fn the_readme_quotes_the_speed_comparison_as_compare_wrote_it() {
 #[test]
 fn the_readme_quotes_the_layer_times_as_the_example_wrote_them() {
     let readme = read("README.md");
-    let report = read("assets/reports/layer-times.txt");
-    let lines: Vec<&str> = report.lines().collect();
-    assert!(
-        lines[0].starts_with("# written by `cargo run --release --example layer_times` on "),
-        "assets/reports/layer-times.txt does not start with the example's provenance line"
+    let report = report_written_by(
+        "assets/reports/layer-times.txt",
+        "# written by `cargo run --release --example layer_times` on ",
     );
+    let lines: Vec<&str> = report.lines().collect();
     for model in ["cifar layer, batch 64", "article layer, batch 32"] {
         assert!(
             lines.iter().any(|l| l.starts_with(model)),
@@ -380,10 +387,9 @@ fn the_readme_quotes_the_layer_times_as_the_example_wrote_them() {
 #[test]
 fn the_readme_quotes_the_three_frameworks_trained_as_train_compare_wrote_it() {
     let readme = read("README.md");
-    let report = read("assets/reports/train-compare.md");
-    assert!(
-        report.starts_with("<!-- written by python3 bench/train_compare.py"),
-        "assets/reports/train-compare.md is not what bench/train_compare.py writes"
+    let report = report_written_by(
+        "assets/reports/train-compare.md",
+        "<!-- written by python3 bench/train_compare.py",
     );
     let rows: Vec<&str> = report.lines().filter(|l| l.starts_with("| ")).collect();
     let programs: Vec<&str> = rows

@@ -11,7 +11,7 @@ mod dataset;
 pub mod download;
 pub mod fashion_mnist;
 mod lighting;
-mod png_image;
+mod picture;
 mod split;
 pub mod synthetic;
 mod transform;
@@ -26,7 +26,7 @@ pub use dataset::{
     Dataset, DatasetKind, Images, Source, CHANNELS, IMAGE_SIZE, NUM_CLASSES, PIXELS,
 };
 pub use lighting::{symmetric_eigen, PcaLighting, PCA_ALPHA_STD};
-pub use png_image::{read_image, read_png_as_image, rgb_to_image};
+pub use picture::{read_image, read_png_as_image, rgb_to_image};
 pub use split::{default_val_size, Splits, DEFAULT_VAL_SIZE};
 pub use transform::{
     random_crop_flip, resize_bilinear, resize_planes, ten_crops, Normalization, CROP_PAD,

@@ -1,4 +1,5 @@
-//! Reading a PNG of any size as a 32x32 image for the network ("try your own image").
+//! Reading a picture of any size (PNG, and JPEG with the `jpeg` feature) as a 32x32 image for
+//! the network ("try your own image").
 
 use super::dataset::{CHANNELS, IMAGE_SIZE};
 use super::transform::resize_planes;
@@ -12,14 +13,18 @@ use std::path::Path;
 /// # Errors
 /// An unreadable file or one that is not a PNG, named with what to do.
 pub fn read_png_as_image(path: &Path) -> Result<Vec<u8>> {
+    decode_png(&std::fs::read(path).map_err(|e| Error::io(path, e))?, path)
+}
+
+/// [`read_png_as_image`] on the file's bytes, already read; `path` names it in errors.
+fn decode_png(bytes: &[u8], path: &Path) -> Result<Vec<u8>> {
     let bad = |e: &dyn std::fmt::Display| {
         Error::data(
             path,
             format!("cannot read this PNG ({e}); save the picture as PNG and try again"),
         )
     };
-    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
-    let mut decoder = png::Decoder::new(std::io::BufReader::new(file));
+    let mut decoder = png::Decoder::new(std::io::Cursor::new(bytes));
     decoder.set_transformations(png::Transformations::EXPAND | png::Transformations::STRIP_16);
     let mut reader = decoder.read_info().map_err(|e| bad(&e))?;
     let mut buf = vec![0; reader.output_buffer_size()];
@@ -60,30 +65,27 @@ pub fn rgb_to_image(rgb: &[u8], w: usize, h: usize) -> Vec<u8> {
 /// # Errors
 /// An unreadable file or one that is not a PNG or JPEG picture, named with what to do.
 pub fn read_image(path: &Path) -> Result<Vec<u8>> {
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
     #[cfg(feature = "jpeg")]
     {
-        use std::io::Read;
-        let mut head = Vec::with_capacity(8);
-        std::fs::File::open(path)
-            .and_then(|f| f.take(8).read_to_end(&mut head))
-            .map_err(|e| Error::io(path, e))?;
-        if head.starts_with(&[0xFF, 0xD8, 0xFF]) {
-            return read_jpeg_as_image(path);
+        if bytes.starts_with(&[0xFF, 0xD8, 0xFF]) {
+            return decode_jpeg(&bytes, path);
         }
-        if !head.starts_with(&[0x89, b'P', b'N', b'G', 0x0D, 0x0A, 0x1A, 0x0A]) {
+        if !bytes.starts_with(&[0x89, b'P', b'N', b'G', 0x0D, 0x0A, 0x1A, 0x0A]) {
             return Err(Error::data(
                 path,
                 "this is neither a PNG nor a JPEG picture (its first bytes say so); save it as PNG or JPEG and try again",
             ));
         }
     }
-    read_png_as_image(path)
+    decode_png(&bytes, path)
 }
 
-/// Decodes the JPEG at `path` (zune-jpeg: baseline or progressive; grey, YCbCr or CMYK, all
-/// turned into RGB) and resizes it to 32x32 as [`read_png_as_image`] does.
+/// Decodes the JPEG whose bytes were read from `path` (zune-jpeg: baseline or progressive;
+/// grey, YCbCr or CMYK, all turned into RGB) and resizes it to 32x32 as [`read_png_as_image`]
+/// does.
 #[cfg(feature = "jpeg")]
-fn read_jpeg_as_image(path: &Path) -> Result<Vec<u8>> {
+fn decode_jpeg(bytes: &[u8], path: &Path) -> Result<Vec<u8>> {
     use zune_jpeg::zune_core::{
         bytestream::ZCursor, colorspace::ColorSpace, options::DecoderOptions,
     };
@@ -101,9 +103,8 @@ fn read_jpeg_as_image(path: &Path) -> Result<Vec<u8>> {
             ),
         )
     };
-    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
     let options = DecoderOptions::default().jpeg_set_out_colorspace(ColorSpace::RGB);
-    let mut decoder = zune_jpeg::JpegDecoder::new_with_options(ZCursor::new(&bytes), options);
+    let mut decoder = zune_jpeg::JpegDecoder::new_with_options(ZCursor::new(bytes), options);
     decoder
         .decode_headers()
         .map_err(|e| bad(&format!("{e:?}")))?;
