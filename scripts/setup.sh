@@ -83,25 +83,19 @@ if n != 1:
 open(out, "w").write(prelude.rstrip() + "\n")
 PY
 # Keyed on what that cell compiles (scripts/rust-kernel.sh --key): the cell, the build
-# settings, the crate's sources. Until the key matches, the kernel starts plain.
+# settings, the crate's sources. Until the key matches, the kernel starts plain. The warm-up
+# also keeps the sources the dependencies' build scripts wrote ($BUILD/generated), and every
+# setup points evcxr's cache at them (scripts/kernel_cache.py says why: a third of a second on
+# every cell).
 key=$(bash scripts/rust-kernel.sh --key)
-if [ "$(cat "$BUILD/warm" 2>/dev/null)" != "$key" ]; then
+if [ "$(cat "$BUILD/warm" 2>/dev/null)" != "$key" ] || [ ! -d "$BUILD/generated" ]; then
     echo "   compiling the crate and its dependencies for the kernel (several minutes the first time)"
     rm -f "$BUILD/warm"
     start=$(date +%s)
-    "$VENV/bin/python" - "$FIRST" <<'PY' || { echo "setup: the first cell of $FIRST failed on the Rust kernel (above); 'cargo build' shows whether the crate builds" >&2; exit 1; }
-import sys, nbformat
-from nbclient import NotebookClient
-nb = nbformat.read(sys.argv[1], as_version=4)
-nb.cells = [next(c for c in nb.cells if c.cell_type == "code")]
-NotebookClient(nb, kernel_name="rust", timeout=3600, startup_timeout=300,
-               resources={"metadata": {"path": "notebooks"}}).execute()
-errors = [o for o in nb.cells[0].outputs if o.get("output_type") == "error"]
-if errors:
-    print("\n".join(errors[0].get("traceback", [])) or errors[0].get("evalue", ""), file=sys.stderr)
-    sys.exit(1)
-PY
+    "$VENV/bin/python" scripts/kernel_cache.py warm "$FIRST" "$BUILD/generated" \
+        || { echo "setup: the first cell of $FIRST failed on the Rust kernel (above); 'cargo build' shows whether the crate builds" >&2; exit 1; }
     echo "$key" >"$BUILD/warm"
     echo "   warm ($(( $(date +%s) - start )) s): the kernel now starts with the crate loaded"
 fi
+"$VENV/bin/python" scripts/kernel_cache.py mend "$BUILD/generated"
 echo "setup: done. Open the course with: make course"
