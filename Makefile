@@ -26,11 +26,11 @@ build:
 
 ## Print the three models' layer tables.
 summary: build
-	for m in paper article cifar; do ./target/release/alexnet summary --model $$m; echo; done
+	for m in paper article cifar; do cargo run --release --quiet --bin alexnet -- summary --model $$m; echo; done
 
 ## Time the cifar model: training steps and inference, batch 64.
 bench: build
-	./target/release/alexnet bench --model cifar --batch-size 64 --steps 20
+	cargo run --release --quiet --bin alexnet -- bench --model cifar --batch-size 64 --steps 20
 
 ## Regenerate the course figures the README shows (assets/figures/*.png and gallery.txt) from a
 ## network trained briefly on the best data in data/ (CIFAR-10, Fashion-MNIST, else synthetic).

