@@ -1,6 +1,6 @@
 //! The README against the files it speaks of: the figures' provenance line as the gallery
-//! wrote it, a training run's lines as the tool printed them, and the course map against the
-//! notebooks on disk.
+//! wrote it, a training run's lines as the tool printed them, every report it quotes and every
+//! accuracy and gap its prose restates, and the course map against the notebooks on disk.
 
 use std::path::Path;
 
@@ -469,4 +469,84 @@ fn the_readme_counts_the_unsafe_code_and_each_has_a_safety_comment() {
     let readme = words(&read("README.md"));
     let claim = format!("The crate holds {blocks} `unsafe` blocks and {fns} `unsafe fn`");
     assert!(readme.contains(&claim), "the README does not say: {claim}");
+}
+
+/// The numbers written just before `unit` in `text` that have a decimal point ("83.91" of
+/// "83.91%"), each as written and as a value.
+fn figures_before(text: &str, unit: &str) -> Vec<(String, f64)> {
+    let mut out = Vec::new();
+    for (at, _) in text.match_indices(unit) {
+        let digits: String = text[..at]
+            .chars()
+            .rev()
+            .take_while(|c| c.is_ascii_digit() || *c == '.')
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect();
+        let digits = digits.trim_start_matches('.');
+        if digits.contains('.') {
+            if let Ok(value) = digits.parse::<f64>() {
+                out.push((digits.to_string(), value));
+            }
+        }
+    }
+    out
+}
+
+/// The README's prose: what lies outside its quoted (```) blocks.
+fn prose(readme: &str) -> String {
+    readme
+        .split("```")
+        .step_by(2)
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The prose figures that restate a report: every accuracy the README writes with a decimal
+/// point (`86.91%`) is in one of the reports, and every gap in points (`1.57 points`) is the
+/// difference of two accuracies the reports hold, to the digits written.
+#[test]
+fn the_readmes_accuracies_and_gaps_are_the_reports() {
+    let readme = read("README.md");
+    let mut reports = read("assets/figures/gallery.txt");
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/reports");
+    for entry in std::fs::read_dir(&dir).expect("assets/reports") {
+        let path = entry.expect("a report").path();
+        reports +=
+            &std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    }
+    let accuracies = figures_before(&readme, "%");
+    assert!(
+        accuracies.len() >= 30,
+        "the README's accuracies: {accuracies:?}"
+    );
+    for (written, _) in &accuracies {
+        assert!(
+            reports.contains(&format!("{written}%")),
+            "README.md says {written}%, which no file in assets/reports (or the gallery) holds"
+        );
+    }
+    // Gaps are between accuracies written to as many digits as the gap.
+    let held = figures_before(&reports, "%");
+    let gaps = figures_before(&prose(&readme), " points");
+    assert!(gaps.len() >= 4, "the README's gaps: {gaps:?}");
+    for (written, gap) in gaps {
+        let decimals = |w: &str| w.split('.').nth(1).map_or(0, str::len);
+        let scale = 10f64.powi(decimals(&written) as i32);
+        let alike: Vec<f64> = held
+            .iter()
+            .filter(|(w, _)| decimals(w) == decimals(&written))
+            .map(|(_, v)| *v)
+            .collect();
+        let found = alike.iter().any(|a| {
+            alike
+                .iter()
+                .any(|b| ((a - b) * scale).round() == (gap * scale).round())
+        });
+        assert!(
+            found,
+            "README.md speaks of a gap of {written} points that is no difference of two accuracies in the reports"
+        );
+    }
 }
