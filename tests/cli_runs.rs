@@ -8,7 +8,7 @@
 //! resume with other flags that says it keeps the saved ones, a note on the ten views of a
 //! run trained without crops, and an unknown `--init` refused in one line.
 
-use crate::reference::tmp_dir;
+use crate::reference::{empty_dir, tmp_dir};
 use alexnet_lab::data::{self, synthetic};
 use alexnet_lab::train::{self, checkpoint, DeviceChoice, Init};
 use rand::{rngs::StdRng, Rng, SeedableRng};
@@ -185,8 +185,7 @@ fn one_line_error(cmd: &mut Command) -> String {
 
 #[test]
 fn a_named_data_folder_without_cifar10_is_refused() {
-    let empty = tmp_dir("cli-empty-data");
-    std::fs::create_dir_all(&empty).unwrap();
+    let empty = empty_dir("cli-empty-data");
     let out = tmp_dir("cli-no-run");
     let err = one_line_error(
         Command::new(BIN)

@@ -1,7 +1,7 @@
 //! The data pipeline: the binary format (with known pixels and a fuzzed parser), splits,
 //! transforms, batches and the synthetic set through the real loader.
 
-use crate::reference::empty_dir;
+use crate::reference::{empty_dir, tmp_dir};
 use alexnet_lab::data::*;
 use dfdx::prelude::*;
 use rand::{rngs::StdRng, Rng, SeedableRng};
@@ -316,9 +316,7 @@ fn bad_labels_are_refused_where_they_enter() {
 #[test]
 fn a_named_data_folder_without_cifar10_is_an_error_not_the_synthetic_set() {
     for (name, make) in [("empty", true), ("absent", false)] {
-        let dir =
-            std::env::temp_dir().join(format!("alexnet-lab-named-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
+        let dir = tmp_dir(&format!("data-named-{name}"));
         if make {
             std::fs::create_dir_all(&dir).unwrap();
         }

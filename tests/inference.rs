@@ -6,7 +6,7 @@
 
 use crate::reference::*;
 use alexnet_lab::layers::cpu::winograd;
-use alexnet_lab::layers::spec::ConvSpec;
+use alexnet_lab::layers::spec::{ConvSpec, Epilogue};
 use alexnet_lab::layers::{self, builders};
 use alexnet_lab::model::{ConvBnRelu, ConvReluBn};
 use alexnet_lab::prelude::*;
@@ -91,18 +91,30 @@ fn takes_winograd(
     })
 }
 
+/// A 3x3 stride-1 convolution with padding 1 of `batch` images of `i` channels, 9x9, to 7.
+fn conv_3x3_on_9x9(batch: usize, i: usize) -> ConvSpec {
+    ConvSpec {
+        batch,
+        in_channels: i,
+        out_channels: 7,
+        in_h: 9,
+        in_w: 9,
+        out_h: 9,
+        out_w: 9,
+        kernel: 3,
+        stride: 1,
+        pad: 1,
+        groups: 1,
+    }
+}
+
 /// A `cifar` block (3x3 convolution, batch norm, ReLU) from `$i` channels on an odd 9x9
 /// map (partial Winograd tiles) against the separate layers and against naive loops, on
-/// the kernel `$winograd` says.
+/// the kernel `$winograd` says (asserted by its output's bits).
 macro_rules! cifar_case {
     ($name:ident, $i:literal, winograd $winograd:literal) => {
         #[test]
         fn $name() {
-            assert_eq!(
-                takes_winograd($i, 7, 3, 1, 1, 9, 9),
-                $winograd,
-                "the kernel"
-            );
             let dev = Cpu::seed_from_u64(1);
             let mut block = dev.build_module::<ConvBnRelu<$i, 7, 9>, f32>();
             randomise_bn(&mut block.1, 2);
@@ -110,6 +122,21 @@ macro_rules! cifar_case {
             let fused = block.forward(x.clone()).as_vec();
             let unfused = block.1.forward(block.0.forward(x.clone())).relu().as_vec();
             assert_same("cifar block", &fused, &unfused);
+            let (a, c) = block.1.try_folded().unwrap();
+            assert_kernel(
+                &conv_3x3_on_9x9(3, $i),
+                $winograd,
+                &fused,
+                (
+                    &x.as_vec(),
+                    &block.0.weight.as_vec(),
+                    &block.0.bias.as_vec(),
+                ),
+                &Epilogue::AffineRelu {
+                    a: a.as_vec(),
+                    c: c.as_vec(),
+                },
+            );
 
             let s = Conv {
                 b: 3,
@@ -237,8 +264,7 @@ fn cifar_model_keeps_its_checkpoint_names_and_infers_as_its_plain_layers_do() {
     randomise_bn(&mut model.2 .1, 10);
     randomise_bn(&mut model.3 .1, 11);
     randomise_bn(&mut model.4 .0 .1, 12);
-    let dir = std::env::temp_dir().join(format!("alexnet-lab-inference-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = empty_dir("inference-cifar");
     let path = dir.join("cifar.safetensors");
     model.save_safetensors(&path).unwrap();
     let mut plain = dev.build_module::<CifarLayers, f32>();

@@ -63,12 +63,8 @@ macro_rules! conv_case {
             let (want_gx, want_gw, want_gb) = conv_backward(cfg, &xv, &wv, &to64(&r.as_vec()));
 
             // The CPU kernels, without a tape (inference) and through dfdx's tape.
-            assert_close(
-                "cpu y (inference)",
-                &conv.forward(x.clone()).as_vec(),
-                &want_y,
-                1e-4,
-            );
+            let y_inference = conv.forward(x.clone()).as_vec();
+            assert_close("cpu y (inference)", &y_inference, &want_y, 1e-4);
             let params = (&x, &conv.weight, &conv.bias);
             let want = [&want_y[..], &want_gx, &want_gw, &want_gb];
             assert_traced("cpu", conv.forward(x.leaky_trace()), &r, params, want, 1e-4);
@@ -96,6 +92,16 @@ macro_rules! conv_case {
             )
             .unwrap();
             assert_traced("generic", y, &r, params, want, 1e-4);
+            // The cases named winograd_* are there for the Winograd kernel; the others for im2col.
+            let (x, w, b) = (x.as_vec(), conv.weight.as_vec(), conv.bias.as_vec());
+            let winograd = stringify!($name).starts_with("winograd");
+            assert_kernel(
+                &spec,
+                winograd,
+                &y_inference,
+                (&x, &w, &b),
+                &Epilogue::Identity,
+            );
         }
     };
 }

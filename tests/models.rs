@@ -225,10 +225,8 @@ fn safetensors_round_trip_keeps_every_parameter_and_running_statistic() {
     let x: Tensor<Rank4<2, 3, 32, 32>, f32, _> = dev.sample_normal();
     let grads = model.alloc_grads();
     let _ = model.forward_mut(x.clone().traced(grads));
-    let path = std::env::temp_dir().join(format!(
-        "alexnet-lab-test-{}.safetensors",
-        std::process::id()
-    ));
+    let dir = crate::reference::empty_dir("models-cifar");
+    let path = dir.join("cifar.safetensors");
     model.save_safetensors(&path).unwrap();
     let mut loaded = dev.build_module::<Cifar, f32>(); // different random weights
     assert_ne!(
@@ -236,7 +234,7 @@ fn safetensors_round_trip_keeps_every_parameter_and_running_statistic() {
         model.forward(x.clone()).as_vec()
     );
     loaded.load_safetensors(&path).unwrap();
-    std::fs::remove_file(&path).unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
     assert_eq!(
         loaded.forward(x.clone()).as_vec(),
         model.forward(x).as_vec()
@@ -249,10 +247,8 @@ fn a_grouped_convolution_keeps_its_per_group_weight_layout_in_the_file() {
     // stores the weight as [out, in / groups, k, k], the layout the plain loops read.
     let dev = Cpu::seed_from_u64(5);
     let conv = dev.build_module::<builders::Conv2D<4, 6, 5, 1, 2, 9, 2>, f32>();
-    let path = std::env::temp_dir().join(format!(
-        "alexnet-lab-test-grouped-{}.safetensors",
-        std::process::id()
-    ));
+    let dir = crate::reference::empty_dir("models-grouped");
+    let path = dir.join("conv.safetensors");
     conv.save_safetensors(&path).unwrap();
     let bytes = std::fs::read(&path).unwrap();
     // A safetensors file: an 8-byte little-endian header length, then the JSON header.
@@ -267,7 +263,7 @@ fn a_grouped_convolution_keeps_its_per_group_weight_layout_in_the_file() {
 
     let mut loaded = dev.build_module::<builders::Conv2D<4, 6, 5, 1, 2, 9, 2>, f32>();
     loaded.load_safetensors(&path).unwrap();
-    std::fs::remove_file(&path).unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
     let x: Tensor<Rank4<2, 4, 9, 9>, f32, _> = dev.sample_normal();
     let got = loaded.forward(x.clone()).as_vec();
     let s = reference::Conv {

@@ -118,8 +118,7 @@ fn every_figure_renders_saves_and_reads_back_the_same() {
         )
         .unwrap(),
     ];
-    let dir = std::env::temp_dir().join(format!("alexnet-lab-plot-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = crate::reference::empty_dir("plot-figures");
     for (k, fig) in figures.iter().enumerate() {
         let path = dir.join(format!("{k}.png"));
         fig.save(&path).unwrap();
@@ -226,8 +225,7 @@ fn a_png_of_any_size_reads_back_as_a_32x32_image() {
     // is a clear error.
     let mut fig = Figure::draw(64, 48, |_| Ok(())).unwrap();
     fig.blit((0, 0), (64, 48), 1, |_, _| [200, 30, 90]);
-    let dir = std::env::temp_dir().join(format!("alexnet-lab-png-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = crate::reference::empty_dir("plot-png");
     fig.save(dir.join("a.png")).unwrap();
     let chw = alexnet_lab::data::read_png_as_image(&dir.join("a.png")).unwrap();
     assert_eq!(chw.len(), 3072);

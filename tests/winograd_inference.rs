@@ -9,7 +9,6 @@
 
 use crate::reference::*;
 use alexnet_lab::layers::builders;
-use alexnet_lab::layers::cpu::conv;
 use alexnet_lab::layers::cpu::winograd;
 use alexnet_lab::layers::spec::{ConvSpec, Epilogue};
 use alexnet_lab::model::{ConvBnRelu, ConvReluBn};
@@ -245,24 +244,6 @@ fn f43_matches_naive_loops_with_partial_tiles_paddings_blocks_chunks_and_epilogu
     }
 }
 
-/// Asserts that the layer sent `case` to the Winograd kernel, as these tests mean it to
-/// (from `winograd::MIN_CHANNELS_3X3` input channels): the layers' test (`applies`) says so,
-/// and the layer's output `got` is bit for bit `winograd::forward`'s for inference and not
-/// im2col's, which rounds differently.
-fn assert_ran_winograd(case: Case, got: &[f32], x: &[f32], w: &[f32], b: &[f32]) {
-    let spec = case.spec();
-    assert!(
-        winograd::applies(&spec),
-        "{case:?}: below winograd::MIN_CHANNELS_3X3 = {}, the layer takes im2col",
-        winograd::MIN_CHANNELS_3X3
-    );
-    let bits = |v: &[f32]| v.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
-    let direct = winograd::forward(&spec, x, w, b, &Epilogue::Identity, false).0;
-    let im2col = conv::forward(&spec, x, w, b, &Epilogue::Identity);
-    assert_eq!(bits(got), bits(&direct), "{case:?}: not Winograd's output");
-    assert_ne!(bits(got), bits(&im2col), "{case:?}: im2col's output");
-}
-
 /// `case`'s input, weights and bias through a `Conv2D` (the layer builds with random
 /// weights), as its inference forward pass computes them, against the naive loops; and
 /// the same bit for bit as `winograd::forward` for inference.
@@ -284,7 +265,13 @@ macro_rules! layer_case {
             let got = conv.forward(x).as_vec();
             let want = conv_forward(case.reference(), &to64(&xv), &to64(&wv), &to64(&bv));
             assert_close("Conv2D inference", &got, &want, TOL);
-            assert_ran_winograd(case, &got, &xv, &wv, &bv);
+            assert_kernel(
+                &case.spec(),
+                true,
+                &got,
+                (&xv, &wv, &bv),
+                &Epilogue::Identity,
+            );
         }
     };
 }

@@ -444,7 +444,7 @@ fn parse_model(s: &str) -> Result<ModelName, String> {
 fn run(cli: Cli) -> anyhow::Result<()> {
     // Training, evaluation and the benchmark allocate and free the same large buffers every
     // step: keep freed memory in the process instead of handing it back to the kernel
-    // (Linux with glibc; see `alexnet_lab::alloc`). A deliberate choice of this tool.
+    // (Linux with glibc; see `alexnet_lab::memory`). A deliberate choice of this tool.
     if !matches!(cli.command, Command::Data(_) | Command::Summary { .. }) {
         alexnet_lab::memory::keep_freed_memory();
     }

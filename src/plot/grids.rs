@@ -176,16 +176,31 @@ pub fn nearest(features: &[f32], dim: usize, query: usize, k: usize) -> Vec<usiz
         return Vec::new();
     }
     let q = &features[query * dim..(query + 1) * dim];
-    let mut order: Vec<(f32, usize)> = (0..n)
-        .filter(|&i| i != query)
-        .map(|i| {
-            let row = &features[i * dim..(i + 1) * dim];
-            let d2: f32 = row.iter().zip(q).map(|(a, b)| (a - b) * (a - b)).sum();
+    let rows = features
+        .chunks_exact(dim)
+        .enumerate()
+        .filter(|&(i, _)| i != query);
+    by_distance(rows, q)
+        .into_iter()
+        .take(k)
+        .map(|(_, i)| i)
+        .collect()
+}
+
+/// Each of `rows` (index, feature vector) with its squared Euclidean distance to `query`,
+/// nearest first (ties by index).
+fn by_distance<'a>(
+    rows: impl Iterator<Item = (usize, &'a [f32])>,
+    query: &[f32],
+) -> Vec<(f32, usize)> {
+    let mut order: Vec<(f32, usize)> = rows
+        .map(|(i, row)| {
+            let d2: f32 = row.iter().zip(query).map(|(a, b)| (a - b) * (a - b)).sum();
             (d2, i)
         })
         .collect();
     order.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
-    order.into_iter().take(k).map(|(_, i)| i).collect()
+    order
 }
 
 /// Nearest neighbours in a layer's feature space (cs231n): one row per query image, the
@@ -265,16 +280,7 @@ pub fn nearest_in(base: &[f32], dim: usize, query: &[f32], k: usize) -> Result<V
             why,
         });
     }
-    let mut order: Vec<(f32, usize)> = base
-        .chunks_exact(dim)
-        .enumerate()
-        .map(|(i, row)| {
-            let d2: f32 = row.iter().zip(query).map(|(a, b)| (a - b) * (a - b)).sum();
-            (d2, i)
-        })
-        .collect();
-    order.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
-    Ok(order
+    Ok(by_distance(base.chunks_exact(dim).enumerate(), query)
         .into_iter()
         .take(k)
         .map(|(d2, i)| (i, d2.sqrt()))

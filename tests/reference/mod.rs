@@ -148,3 +148,36 @@ pub fn bn_affine64<const C: usize>(bn: &layers::BatchNorm2D<C, f32, Cpu>) -> (Ve
         })
         .unzip()
 }
+
+/// Asserts which CPU kernel a convolution (with `epilogue` applied as it writes) ran on
+/// `spec`: with `winograd`, the layers' own test (`winograd::applies`) says Winograd and the
+/// inference output `got` is bit for bit `winograd::forward`'s and not im2col's (which
+/// rounds differently); without, the test says im2col and `got` is bit for bit im2col's.
+pub fn assert_kernel(
+    spec: &layers::spec::ConvSpec,
+    winograd: bool,
+    got: &[f32],
+    (x, w, b): (&[f32], &[f32], &[f32]),
+    epilogue: &layers::spec::Epilogue,
+) {
+    use layers::cpu::{conv, winograd as wg};
+    let bits = |v: &[f32]| v.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+    let im2col = conv::forward(spec, x, w, b, epilogue);
+    if !winograd {
+        assert!(
+            !wg::applies(spec),
+            "{spec:?}: the layers' test sends this to Winograd"
+        );
+        assert_eq!(bits(got), bits(&im2col), "{spec:?}: not im2col's output");
+        return;
+    }
+    assert!(
+        wg::applies(spec),
+        "{spec:?}: below the Winograd kernel's thresholds (winograd::MIN_CHANNELS_3X3 = {}, _5X5 = {}), the layer takes im2col",
+        wg::MIN_CHANNELS_3X3,
+        wg::MIN_CHANNELS_5X5
+    );
+    let direct = wg::forward(spec, x, w, b, epilogue, false).0;
+    assert_eq!(bits(got), bits(&direct), "{spec:?}: not Winograd's output");
+    assert_ne!(bits(got), bits(&im2col), "{spec:?}: im2col's output");
+}
