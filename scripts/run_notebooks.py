@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Executes every lesson in notebooks/ and then every worked solution in notebooks/solutions/
 headless on the Rust kernel (evcxr), top to bottom, and fails on: a committed notebook with
-outputs, an error output, a Rust panic in any output, or a cell tagged "figure" that shows no
+outputs or with a cell that has no id (nbformat 4.5 requires one), an error output, a Rust panic in any output, or a cell tagged "figure" that shows no
 image/png. A cell tagged "compile-error" must fail to compile with the error it teaches: its
 metadata names it, `"compile_error": ["E0308"]`, or `["wrong OUT_SIZE"]` for a layer's size
 check (evcxr shows its message without a code); every entry must show in the cell's output and
@@ -29,6 +29,11 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def committed_outputs(nb):
     return [i for i, c in enumerate(nb.cells) if c.cell_type == "code" and (c.get("outputs") or c.get("execution_count"))]
+
+
+def cells_without_id(path):
+    """The cells of the notebook file at `path` that have no `id` (nbformat.read would add one)."""
+    return [i for i, c in enumerate(json.loads(path.read_text()).get("cells", [])) if "id" not in c]
 
 
 def texts(output):
@@ -277,6 +282,10 @@ def main():
         dirty = committed_outputs(nb)
         if dirty:
             failures.append(f"{path.name}: committed with outputs in cells {dirty}; clear them before committing")
+            continue
+        no_id = cells_without_id(path)
+        if no_id:
+            failures.append(f"{path.name}: cells {no_id} have no id; open and save the notebook in JupyterLab, which adds them")
             continue
         start = time.time()
         timer = CellTimer()
