@@ -14,18 +14,22 @@ source files rustc read for it (its dep-info, the `.d` file). For the crates who
 writes code (pulp, serde, serde_core, thiserror here), that list names a file in the build
 folder of the kernel that first compiled them, deleted when that kernel stopped. Cargo checks
 the list before every cell, finds a file missing, and takes the crate and everything above it
-(gemm, safetensors, dfdx, ...) out of the cache again: about a third of a second on every cell
-on 2 cores. With the list naming a copy that exists (and is older than the compiled crate, as
-the copy kept at warm-up is), cargo finds them up to date. Only the file names in those lists
-change; the compiled crates in the cache are not touched. A list naming a folder that exists
-(another clone's kernel) is left as it is.
+(gemm, safetensors, dfdx, ...) out of the cache again, on every cell. With the list naming a
+copy that exists (and is older than the compiled crate, as the copy kept at warm-up is), cargo
+finds them up to date. Only the file names in those lists change; the compiled crates in the
+cache are not touched. The cache is the user's, shared by every project's kernels: a list is
+changed only where the folder it names is gone and GENERATED holds that very build script's
+output (same crate, same hash); one naming a folder that exists (another clone's kernel) is
+left as it is. After a compiler or evcxr upgrade the hashes change: setup warms again (its key
+names both) and keeps the new outputs.
 """
 import os, re, shutil, sys
 from pathlib import Path
 
-# A build script's output folder in a dep-info file: <target>/<triple>/<profile>/build/<crate-hash>/out,
+# A build script's output folder in a dep-info file: target/[<triple>/]<profile>/build/<crate-hash>/out,
 # an absolute path that starts a word (or follows `OUT_DIR=`); rustc writes a space in a path as "\ ".
-OUT_DIR = re.compile(r"(?<![^\s=])(/(?:\\ |[^\s])*?/build/([^/\s]+)/out)(?=[/\s]|$)")
+OUT_DIR = re.compile(
+    r"(?<![^\s=])(/(?:\\ |[^\s])*?/target/(?:[^/\s]+/)?[^/\s]+/build/([^/\s]+)/out)(?=[/\s]|$)")
 
 
 def cache_dir():
@@ -33,7 +37,8 @@ def cache_dir():
     if sys.platform == "darwin":
         base = Path.home() / "Library" / "Caches"
     else:
-        base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+        xdg = os.environ.get("XDG_CACHE_HOME", "")
+        base = Path(xdg) if os.path.isabs(xdg) else Path.home() / ".cache"  # as `dirs` reads it
     return base / "evcxr"
 
 
@@ -57,14 +62,17 @@ def warm(notebook, generated):
         # While the kernel runs, its build folder holds what the build scripts wrote.
         text = "".join(o.get("text", "") or "".join(o.get("data", {}).get("text/plain", ""))
                        for o in where.outputs)
-        target = Path(text.strip()) / "target"
-        outs = sorted(target.glob("*/*/build/*/out"))
+        folder = Path(text.strip())
+        if not folder.is_absolute() or not folder.is_dir():
+            sys.exit(f"kernel_cache: evcxr's :last_compile_dir gave {text.strip()!r}, not a folder")
+        target = folder / "target"
+        outs = sorted(target.glob("**/build/*/out"))
         if not outs:
             sys.exit(f"kernel_cache: no build-script output under {target}: evcxr's layout changed?")
         if generated.exists():
             shutil.rmtree(generated)
         for out in outs:
-            shutil.copytree(out, generated / out.parent.name / "out")  # keeps the files' times
+            shutil.copytree(out, generated / out.parent.name / "out", dirs_exist_ok=True)  # keeps the files' times
     print(f"   kept {len(outs)} build-script outputs in {generated}")
 
 
@@ -73,7 +81,7 @@ def mend(generated):
     mended = 0
     for dep_info in sorted(cache_dir().glob("*/*.d")):
         try:
-            text = dep_info.read_text()
+            text = dep_info.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError):
             continue
         new = text
@@ -85,7 +93,7 @@ def mend(generated):
             new = new.replace(escaped, str(copy).replace(" ", "\\ "))
         if new != text:
             partial = dep_info.with_name(dep_info.name + ".mending")
-            partial.write_text(new)
+            partial.write_text(new, encoding="utf-8")
             partial.replace(dep_info)
             mended += 1
     if mended:

@@ -17,7 +17,7 @@ cell; cells tagged "training" apart). It is a report, never a failure. --report-
 --report-json also write it to a file (markdown table; every cell's time as JSON).
 Training cells read ALEXNET_LAB_QUICK=1 (set here unless already set) to train for seconds.
 """
-import argparse, json, os, re, statistics, sys, time
+import argparse, json, os, re, statistics, sys, tempfile, time
 from pathlib import Path
 
 import nbformat
@@ -33,7 +33,7 @@ def committed_outputs(nb):
 
 def cells_without_id(path):
     """The cells of the notebook file at `path` that have no `id` (nbformat.read would add one)."""
-    return [i for i, c in enumerate(json.loads(path.read_text()).get("cells", [])) if "id" not in c]
+    return [i for i, c in enumerate(json.loads(path.read_text(encoding="utf-8")).get("cells", [])) if "id" not in c]
 
 
 def texts(output):
@@ -258,6 +258,20 @@ def self_test():
         passed += got == ok
         if got != ok:
             print(f"runner self-test: {what}: {'passes' if got else 'fails'}, should {'pass' if ok else 'fail'}")
+    # The id check reads the file as committed: a cell written without one, then with one.
+    raw = json.loads(nbformat.writes(nbformat.v4.new_notebook(
+        cells=[nbformat.v4.new_code_cell("1"), nbformat.v4.new_markdown_cell("a")])))
+    del raw["cells"][1]["id"]
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "ids.ipynb"
+        for what, want in [("a cell without an id", [1]), ("every cell with its id", [])]:
+            path.write_text(json.dumps(raw), encoding="utf-8")
+            got = cells_without_id(path)
+            cases.append(what)
+            passed += got == want
+            if got != want:
+                print(f"runner self-test: {what}: cells {got} found without an id, should be {want}")
+            raw["cells"][1]["id"] = "a1"
     print(f"runner: {passed} passed, {len(cases) - passed} failed")
     return 0 if passed == len(cases) else 1
 

@@ -21,11 +21,14 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 config="$root/.venv/evcxr-config" # prelude.rs (setup writes it)
 warm="$root/.venv/evcxr/warm"     # the key of the last warm-up (setup writes it)
 
-key() { # what the first cell compiles: that cell, the build settings, the crate's sources
-    local first
+key() { # what the first cell compiles: that cell, the build settings, the crate's sources,
+    # with which compiler and which evcxr (its binary's size and time)
+    local first evcxr
     first=$(ls "$root"/notebooks/[0-9][0-9]-*.ipynb | head -1)
+    evcxr=${EVCXR_JUPYTER:-$(command -v evcxr_jupyter)}
     (cd "$root" && cat "$first" scripts/kernel-cargo-config.toml Cargo.toml Cargo.lock \
-        $(find src assets -type f | sort)) | sha256sum | cut -c1-16
+        $(find src assets -type f | sort) && rustc -vV && stat -c '%s %Y' "$evcxr") |
+        sha256sum | cut -c1-16
 }
 
 if [ "${1:-}" = "--key" ]; then

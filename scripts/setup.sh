@@ -19,7 +19,7 @@ rustup component add rust-src >/dev/null
 
 echo "== evcxr_jupyter $EVCXR_VERSION"
 if ! cargo install --list 2>/dev/null | grep -q "^evcxr_jupyter v$EVCXR_VERSION:"; then
-    echo "   building it (about 9 minutes on 2 cores, once)"
+    echo "   building it (the longest step, once)"
     cargo install --locked evcxr_jupyter --version "$EVCXR_VERSION"
 fi
 
@@ -86,15 +86,14 @@ PY
 # Keyed on what that cell compiles (scripts/rust-kernel.sh --key): the cell, the build
 # settings, the crate's sources. Until the key matches, the kernel starts plain. The warm-up
 # also keeps the sources the dependencies' build scripts wrote ($BUILD/generated), and every
-# setup points evcxr's cache at them (scripts/kernel_cache.py says why: a third of a second on
-# every cell).
+# setup points evcxr's cache at them (scripts/kernel_cache.py says why: time on every cell).
 key=$(bash scripts/rust-kernel.sh --key)
 if [ "$(cat "$BUILD/warm" 2>/dev/null)" != "$key" ] || [ ! -d "$BUILD/generated" ]; then
     echo "   compiling the crate and its dependencies for the kernel (several minutes the first time)"
     rm -f "$BUILD/warm"
     start=$(date +%s)
     "$VENV/bin/python" scripts/kernel_cache.py warm "$FIRST" "$BUILD/generated" \
-        || { echo "setup: the first cell of $FIRST failed on the Rust kernel (above); 'cargo build' shows whether the crate builds" >&2; exit 1; }
+        || { echo "setup: warming the Rust kernel failed (above); 'cargo build' shows whether the crate builds" >&2; exit 1; }
     echo "$key" >"$BUILD/warm"
     echo "   warm ($(( $(date +%s) - start )) s): the kernel now starts with the crate loaded"
 fi
