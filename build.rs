@@ -2,8 +2,9 @@
 //!
 //! The notebook kernel (evcxr with `:cache`) keeps compiled crates keyed on the compiler's
 //! command line, not on the files. With the hash on the command line, an edit to `src/`,
-//! `assets/` or `Cargo.toml` gives the library a new key, so a notebook never runs a stale
-//! build of the crate, while an unchanged crate is compiled once for every notebook and kernel.
+//! `assets/fonts/` (the font it embeds) or `Cargo.toml` gives the library a new key, so a
+//! notebook never runs a stale build of the crate, while an unchanged crate is compiled once
+//! for every notebook and kernel. The reports and figures in `assets/` are not read by it.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -34,7 +35,7 @@ fn files(dir: &Path, out: &mut Vec<PathBuf>) {
 fn main() {
     let mut paths = vec![PathBuf::from("Cargo.toml")];
     files(Path::new("src"), &mut paths);
-    files(Path::new("assets"), &mut paths);
+    files(Path::new("assets/fonts"), &mut paths);
     paths.sort();
     let mut hash = 0xcbf2_9ce4_8422_2325_u64;
     for path in &paths {
@@ -43,7 +44,7 @@ fn main() {
     }
     println!("cargo::rerun-if-changed=Cargo.toml");
     println!("cargo::rerun-if-changed=src");
-    println!("cargo::rerun-if-changed=assets");
+    println!("cargo::rerun-if-changed=assets/fonts");
     println!("cargo::rustc-check-cfg=cfg(alexnet_lab_source, values(any()))");
     println!("cargo::rustc-cfg=alexnet_lab_source=\"{hash:016x}\"");
 }

@@ -27,7 +27,7 @@ key() { # what the first cell compiles: that cell, the build settings, the crate
     first=$(ls "$root"/notebooks/[0-9][0-9]-*.ipynb | head -1)
     evcxr=${EVCXR_JUPYTER:-$(command -v evcxr_jupyter)}
     (cd "$root" && cat "$first" scripts/kernel-cargo-config.toml Cargo.toml Cargo.lock \
-        $(find src assets -type f | sort) && rustc -vV && stat -c '%s %Y' "$evcxr") |
+        $(find src assets/fonts -type f | sort) && rustc -vV && stat -c '%s %Y' "$evcxr") |
         sha256sum | cut -c1-16
 }
 
