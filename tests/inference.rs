@@ -65,6 +65,34 @@ fn assert_same(what: &str, got: &[f32], want: &[f32]) {
     }
 }
 
+/// A square convolution of `batch` images, `i` channels of `side` x `side`, to `o` channels of
+/// `os` x `os` (one group).
+#[allow(clippy::too_many_arguments)]
+fn square_conv(
+    batch: usize,
+    i: usize,
+    o: usize,
+    k: usize,
+    stride: usize,
+    pad: usize,
+    side: usize,
+    os: usize,
+) -> ConvSpec {
+    ConvSpec {
+        batch,
+        in_channels: i,
+        out_channels: o,
+        in_h: side,
+        in_w: side,
+        out_h: os,
+        out_w: os,
+        kernel: k,
+        stride,
+        pad,
+        groups: 1,
+    }
+}
+
 /// Whether the layers run a square convolution of these sizes (`I` input channels, one
 /// group) on the Winograd kernel rather than im2col.
 fn takes_winograd(
@@ -76,36 +104,7 @@ fn takes_winograd(
     side: usize,
     os: usize,
 ) -> bool {
-    winograd::applies(&ConvSpec {
-        batch: 2,
-        in_channels: i,
-        out_channels: o,
-        in_h: side,
-        in_w: side,
-        out_h: os,
-        out_w: os,
-        kernel: k,
-        stride,
-        pad,
-        groups: 1,
-    })
-}
-
-/// A 3x3 stride-1 convolution with padding 1 of `batch` images of `i` channels, 9x9, to 7.
-fn conv_3x3_on_9x9(batch: usize, i: usize) -> ConvSpec {
-    ConvSpec {
-        batch,
-        in_channels: i,
-        out_channels: 7,
-        in_h: 9,
-        in_w: 9,
-        out_h: 9,
-        out_w: 9,
-        kernel: 3,
-        stride: 1,
-        pad: 1,
-        groups: 1,
-    }
+    winograd::applies(&square_conv(2, i, o, k, stride, pad, side, os))
 }
 
 /// A `cifar` block (3x3 convolution, batch norm, ReLU) from `$i` channels on an odd 9x9
@@ -124,7 +123,7 @@ macro_rules! cifar_case {
             assert_same("cifar block", &fused, &unfused);
             let (a, c) = block.1.try_folded().unwrap();
             assert_kernel(
-                &conv_3x3_on_9x9(3, $i),
+                &square_conv(3, $i, 7, 3, 1, 1, 9, 9),
                 $winograd,
                 &fused,
                 (
