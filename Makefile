@@ -1,5 +1,5 @@
 # alexnet-lab: the commands the README names.
-.PHONY: course setup test html build summary bench figures compare gpu-bundle
+.PHONY: course setup test html latency build summary bench figures compare gpu-bundle
 
 ## Set everything up (idempotent) and open the course in JupyterLab. Run as root (a
 ## container, a cloud notebook), JupyterLab refuses to start without --allow-root: it is
@@ -19,6 +19,11 @@ test:
 ## Every notebook executed (full budget unless ALEXNET_LAB_QUICK=1) and rendered to runs/html/.
 html: setup
 	.venv/bin/python scripts/run_notebooks.py --html runs/html
+
+## The cell latency report the README quotes (assets/reports/cell-latency.md): every notebook
+## run with the quick budget, each kernel started alone, as a learner's one notebook is.
+latency: setup
+	ALEXNET_LAB_QUICK=1 .venv/bin/python scripts/run_notebooks.py --report-md assets/reports/cell-latency.md
 
 ## Build the `alexnet` command-line tool (target/release/alexnet).
 build:

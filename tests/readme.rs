@@ -225,6 +225,12 @@ fn the_readme_quotes_the_test_run_as_test_sh_wrote_it() {
 fn the_readme_latency_table_is_the_runners_report() {
     let readme = read("README.md");
     let report = read("assets/reports/cell-latency.md");
+    let header = report.lines().next().unwrap_or_default();
+    assert!(
+        header.starts_with("<!-- written by:") && !header.contains("--overlap"),
+        "assets/reports/cell-latency.md must be `make latency`'s report (each kernel started alone), \
+         not one made with --overlap (make test's, runs/cell-latency.md): {header}"
+    );
     // The report's rows by notebook: kernel start, first cell, cells, median, p90, slowest (its
     // seconds), total. (The slowest cell's code may hold `|`, so the total is the last field,
     // not the eighth.)
