@@ -350,6 +350,10 @@ async def run(paths, args):
                 failures.append(f"{path.name}: {e}")
                 continue
             except Exception as e:  # a dead kernel or a timeout
+                if getattr(client, "_async_cleanup_kernel_future", None) is not None:
+                    # nbclient stopped the kernel on Ctrl-C (or SIGTERM): stop the run too
+                    failures.append(f"{path.name}: interrupted; the notebooks after it did not run")
+                    break
                 failures.append(f"{path.name}: the kernel failed: {type(e).__name__}: {e}")
                 continue
             finally:
