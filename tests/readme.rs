@@ -231,6 +231,15 @@ fn the_readme_latency_table_is_the_runners_report() {
         "assets/reports/cell-latency.md must be `make latency`'s report (each kernel started alone), \
          not one made with --overlap (make test's, runs/cell-latency.md): {header}"
     );
+    // Its date, as the README gives it ("Measured YYYY-MM-DD on ...").
+    let date = header
+        .split_once(" UTC")
+        .map(|(h, _)| &h[h.len().saturating_sub(16)..][..10])
+        .unwrap_or_default();
+    assert!(
+        readme.contains(&format!("Measured {date} on this project's")),
+        "the README's latency section should give the report's date, {date}"
+    );
     // The report's rows by notebook: kernel start, first cell, cells, median, p90, slowest (its
     // seconds), total. (The slowest cell's code may hold `|`, so the total is the last field,
     // not the eighth.)
@@ -557,4 +566,101 @@ fn the_readmes_accuracies_and_gaps_are_the_reports() {
             "README.md speaks of a gap of {written} points that is no difference of two accuracies in the reports"
         );
     }
+}
+
+/// The README's other figures: the cost table as `summary` computes it from the types, the
+/// training cells' times from the latency report, a whole run's speed against `bench`'s, and
+/// the GPU run's time.
+#[test]
+fn the_readmes_cost_table_and_quoted_times_are_computed_or_reported() {
+    use alexnet_lab::prelude::{summary, ModelName};
+    let readme = read("README.md");
+    let number = |s: &str| -> f64 {
+        s.trim()
+            .replace(',', "")
+            .parse()
+            .unwrap_or_else(|_| panic!("not a number: {s:?}"))
+    };
+    for model in [ModelName::Paper, ModelName::Article, ModelName::Cifar] {
+        let text = summary(model).to_string();
+        // "multiply-adds per image: A (B in convolutions); parameters: P; activations: X at batch 1, Y at batch 64"
+        let totals = text
+            .lines()
+            .find_map(|l| l.strip_prefix("multiply-adds per image: "))
+            .expect("summary's totals line");
+        let (macs, rest) = totals.split_once(" (").unwrap();
+        let (conv, rest) = rest.split_once(" in convolutions); parameters: ").unwrap();
+        let (params, rest) = rest.split_once("; activations: ").unwrap();
+        let (one, rest) = rest.split_once(" at batch 1, ").unwrap();
+        let many = rest.strip_suffix(" at batch 64").unwrap();
+        let row = format!("| `{model}` | {macs} ({conv}) | {params} | {one} / {many} |");
+        assert!(
+            readme.contains(&row),
+            "the README's cost table lacks the row summary() computes:\n{row}"
+        );
+    }
+
+    // "09's `fit` takes X s and its resumed epoch Y s": two training cells of the report.
+    let latency = read("assets/reports/cell-latency.md");
+    let (_, after) = readme
+        .split_once("09's `fit` takes ")
+        .expect("the README quotes 09's training cells");
+    let fit = after.split(" s").next().unwrap();
+    let resumed = after
+        .split_once("resumed epoch ")
+        .and_then(|(_, r)| r.split(" s").next())
+        .unwrap();
+    for (what, secs, code) in [
+        ("fit", fit, "../runs/notebook-09\")"),
+        ("resumed epoch", resumed, "Cpu::seed_from_u64(99)"),
+    ] {
+        assert!(
+            latency.lines().any(|l| l.starts_with("- 09-training.ipynb cell ")
+                && l.contains(&format!(": {secs} s `"))
+                && l.contains(code)),
+            "the README's 09 {what} time {secs} s is not a training cell of assets/reports/cell-latency.md"
+        );
+    }
+
+    // A whole training run against bench: the median epoch (train-compare.md), bench's cifar
+    // training step (compare.md), and the one as a share of the other.
+    let field = |row: &str, i: usize| {
+        row.trim_matches('|')
+            .split('|')
+            .nth(i)
+            .unwrap()
+            .trim()
+            .to_string()
+    };
+    let ours = read("assets/reports/train-compare.md")
+        .lines()
+        .find(|l| l.starts_with("| alexnet-lab |"))
+        .map(|l| field(l, 4))
+        .expect("train-compare.md's alexnet-lab row");
+    let bench = read("assets/reports/compare.md")
+        .lines()
+        .find(|l| l.starts_with("| `cifar`, 64 | train |"))
+        .map(|l| field(l, 2).trim_end_matches(" img/s").to_string())
+        .expect("compare.md's cifar training row");
+    let share = (100.0 * number(&ours) / number(&bench)).round();
+    for phrase in [
+        format!("ran its epochs at {ours} training images/s"),
+        format!("where `bench` gave {bench}:"),
+        format!("an epoch runs at about {share}% of the step's own speed"),
+    ] {
+        assert!(
+            words(&readme).contains(&words(&phrase)),
+            "the README should say: {phrase}"
+        );
+    }
+
+    // The GPU run's time limit total, as gpu_run.sh printed it.
+    let took = read("assets/reports/gpu-run.txt")
+        .lines()
+        .find_map(|l| l.strip_prefix("took ").map(str::to_string))
+        .expect("gpu-run.txt's took line");
+    assert!(
+        words(&readme).contains(&words(&format!("({took} in all on the H200)"))),
+        "the README's GPU run time differs from assets/reports/gpu-run.txt ({took})"
+    );
 }
