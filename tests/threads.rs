@@ -1,5 +1,7 @@
-//! The CPU's per-thread state, pinned down: which kernels run ([`CpuPath`]) and which
-//! images' gradient is skipped (`try_no_input_gradient`) belong to the thread that set them.
+//! The CPU's per-thread state, pinned down: which kernels run ([`CpuPath`]), which
+//! images' gradient is skipped (`try_no_input_gradient`) and the generic path's element limit
+//! (`any_device::set_element_limit`, a test's way to make it split batches) belong to the
+//! thread that set them.
 //! A training step runs on one thread from start to end (the kernels' own worker threads
 //! read neither), so work moved to another thread starts from the defaults; these tests say
 //! so where a reader would otherwise have to guess.
@@ -63,5 +65,20 @@ fn an_unread_gradient_registered_on_one_thread_is_computed_on_another() {
         input_gradient(&x),
         there,
         "and the same as here once the guard is gone"
+    );
+}
+
+#[test]
+fn an_element_limit_lowered_on_one_thread_leaves_the_others_at_the_maximum() {
+    use alexnet_lab::layers::any_device::{set_element_limit, MAX_ELEMENTS};
+    let old = set_element_limit(700);
+    let elsewhere = std::thread::spawn(|| set_element_limit(MAX_ELEMENTS))
+        .join()
+        .unwrap();
+    let here = set_element_limit(old);
+    assert_eq!(here, 700, "this thread keeps the limit it set");
+    assert_eq!(
+        elsewhere, MAX_ELEMENTS,
+        "a new thread starts from the maximum, not from this one's"
     );
 }
