@@ -203,6 +203,26 @@ macro_rules! article_case {
             let want = naive_conv_relu_bn(2, $h, &x.as_vec(), &block.0, &block.2);
             $(let want = pool_forward(true, 2 * $o, $os, $pk, $ps, $pos, &want);)?
             assert_close("article block vs naive", &fused, &want, 1e-4);
+
+            // The kernel that ran: its output, with the block's epilogue, through `NEXT` is
+            // the block's, bit for bit (and the other kernel's is not).
+            let (a, c) = block.2.try_folded().unwrap();
+            let epilogue = Epilogue::ReluAffine { a: a.as_vec(), c: c.as_vec() };
+            let spec = square_conv(2, $i, $o, $k, $st, $p, $h, $os);
+            let (xv, wv, bv) = (x.as_vec(), block.0.weight.as_vec(), block.0.bias.as_vec());
+            let then_next = |conv: Vec<f32>| {
+                let conv = dev.tensor_from_vec(conv, Rank4::<2, $o, $os, $os>::default());
+                block.3.forward(conv).as_vec()
+            };
+            let bits = |v: &[f32]| v.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+            let im2col = bits(&then_next(layers::cpu::conv::forward(&spec, &xv, &wv, &bv, &epilogue)));
+            if $w {
+                let direct = winograd::forward(&spec, &xv, &wv, &bv, &epilogue, false).0;
+                assert_eq!(bits(&fused), bits(&then_next(direct)), "not Winograd's output");
+                assert_ne!(bits(&fused), im2col, "im2col's output");
+            } else {
+                assert_eq!(bits(&fused), im2col, "not im2col's output");
+            }
         }
     };
 }

@@ -102,6 +102,12 @@ macro_rules! conv_case {
                 (&x, &w, &b),
                 &Epilogue::Identity,
             );
+            // And the training pass, forward and backward, on that same kernel.
+            let xt = dev.tensor_from_vec(x.clone(), Rank4::<$b, $c, $h, $h>::default());
+            let y = conv.forward(xt.leaky_trace());
+            let y_train = y.retaped::<NoneTape>().as_vec();
+            let gx = (y * r.clone()).sum().backward().get(&xt).as_vec();
+            assert_training_kernel(&spec, winograd, (&y_train, &gx), (&x, &w, &b), &r.as_vec());
         }
     };
 }

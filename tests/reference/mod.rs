@@ -181,3 +181,46 @@ pub fn assert_kernel(
     assert_eq!(bits(got), bits(&direct), "{spec:?}: not Winograd's output");
     assert_ne!(bits(got), bits(&im2col), "{spec:?}: im2col's output");
 }
+
+/// [`assert_kernel`] for a training pass: the convolution's output `y` and input gradient
+/// `gx`, traced with the output's gradient `gout`, are bit for bit those of the kernel the
+/// layers' test picks, called directly (Winograd's F(2x2) training tiles and its backward
+/// pass, else im2col's forward and backward).
+pub fn assert_training_kernel(
+    spec: &layers::spec::ConvSpec,
+    winograd: bool,
+    (y, gx): (&[f32], &[f32]),
+    (x, w, b): (&[f32], &[f32], &[f32]),
+    gout: &[f32],
+) {
+    use layers::cpu::{conv, winograd as wg};
+    use layers::spec::Epilogue;
+    let bits = |v: &[f32]| v.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+    assert_eq!(
+        wg::applies(spec),
+        winograd,
+        "{spec:?}: the layers' test picks the other kernel"
+    );
+    let (mut want_gx, mut gw, mut gb) =
+        (vec![0.0; x.len()], vec![0.0; w.len()], vec![0.0; b.len()]);
+    let want_y = if winograd {
+        let (out, saved) = wg::forward(spec, x, w, b, &Epilogue::Identity, true);
+        let saved = saved.expect("a training pass keeps what its backward pass needs");
+        wg::backward(spec, &saved, gout, (&mut want_gx, &mut gw, &mut gb));
+        out
+    } else {
+        conv::backward(spec, (x, w), gout, (&mut want_gx, &mut gw, &mut gb));
+        conv::forward(spec, x, w, b, &Epilogue::Identity)
+    };
+    let kernel = if winograd { "Winograd" } else { "im2col" };
+    assert_eq!(
+        bits(y),
+        bits(&want_y),
+        "{spec:?}: not {kernel}'s training output"
+    );
+    assert_eq!(
+        bits(gx),
+        bits(&want_gx),
+        "{spec:?}: not {kernel}'s input gradient"
+    );
+}
