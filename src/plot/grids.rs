@@ -2,6 +2,7 @@
 //! nearest neighbours of a few images in a layer's feature space.
 
 use super::figure::{font, plot_err, text_width, Figure};
+use super::images::check_image;
 use crate::data::{random_crop_flip, Images, IMAGE_SIZE};
 use crate::{Error, Result};
 use plotters::prelude::*;
@@ -157,14 +158,6 @@ pub fn augmentations(image: &[u8], pad: usize, n: usize, seed: u64) -> Result<Fi
         "random 32x32 crops of the image padded by {pad}, each flipped with probability 1/2"
     );
     captioned_grid((&title, &subtitle), &rows)
-}
-
-fn check_image(image: &[u8], what: &'static str) -> Result<()> {
-    if image.len() != 3 * IMAGE_SIZE * IMAGE_SIZE {
-        let why = format!("{} bytes: a 3x32x32 image has 3072", image.len());
-        return Err(Error::Invalid { what, why });
-    }
-    Ok(())
 }
 
 /// The `k` images nearest to image `query` by Euclidean distance between their feature

@@ -2,7 +2,7 @@
 
 use super::figure::{font, plot_err, Figure};
 use crate::data::{Images, IMAGE_SIZE, NUM_CLASSES};
-use crate::Result;
+use crate::{Error, Result};
 use plotters::prelude::*;
 
 /// Pixels per image pixel in the grid.
@@ -22,6 +22,15 @@ fn rgb(img: &[u8], x: u32, y: u32) -> [u8; 3] {
     let plane = IMAGE_SIZE * IMAGE_SIZE;
     let i = y as usize * IMAGE_SIZE + x as usize;
     [img[i], img[plane + i], img[2 * plane + i]]
+}
+
+/// An error unless `image` holds one 3x32x32 image (CHW bytes); `what` names the figure.
+pub(super) fn check_image(image: &[u8], what: &'static str) -> Result<()> {
+    if image.len() != 3 * IMAGE_SIZE * IMAGE_SIZE {
+        let why = format!("{} bytes: a 3x32x32 image has 3072", image.len());
+        return Err(Error::Invalid { what, why });
+    }
+    Ok(())
 }
 
 /// The first `per_class` images of every class, one row per class, named on the left.

@@ -2,6 +2,7 @@
 //! the image the prediction depends on).
 
 use super::figure::{font, plot_err, text_width, viridis, Figure};
+use super::images::check_image;
 use super::maps::feature_maps;
 use crate::data::{Images, IMAGE_SIZE};
 use crate::{Error, Result};
@@ -34,14 +35,6 @@ fn input_panel(image: &[u8], title: &str, extra_width: u32) -> Result<Figure> {
         [image[i], image[plane + i], image[2 * plane + i]]
     });
     Ok(fig)
-}
-
-fn check_image(image: &[u8], what: &'static str) -> Result<()> {
-    if image.len() != 3 * IMAGE_SIZE * IMAGE_SIZE {
-        let why = format!("{} bytes: a 3x32x32 image has 3072", image.len());
-        return Err(Error::Invalid { what, why });
-    }
-    Ok(())
 }
 
 /// The input image on the left, its maps on the right (`maps`: `channels` maps of
