@@ -282,7 +282,18 @@ fn the_readme_latency_table_is_the_runners_report() {
         .find(|l| l.starts_with("| **course** |"))
         .expect("the report's course row");
     let f = figures(course);
-    for want in [&f[0], &f[1], &f[2], &f[3], &f[4], &f[5]] {
+    let (ks, fc) = (
+        f[0].split_whitespace().next().unwrap_or_default(),
+        f[1].split_whitespace().next().unwrap_or_default(),
+    );
+    let answers = format!(
+        "A kernel answers {ks} s (the median) after it is asked for, and the first cell then takes {fc} s"
+    );
+    assert!(
+        words(&readme).contains(&words(&answers)),
+        "the README should say: {answers}"
+    );
+    for want in [&f[0], &f[1], &f[2], &f[3], &f[4], &f[5], &f[6]] {
         let line = readme
             .lines()
             .find(|l| l.starts_with("| **the course, "))
@@ -642,6 +653,36 @@ fn the_readmes_cost_table_and_quoted_times_are_computed_or_reported() {
         .find(|l| l.starts_with("| `cifar`, 64 | train |"))
         .map(|l| field(l, 2).trim_end_matches(" img/s").to_string())
         .expect("compare.md's cifar training row");
+    // The table's speed is the upper median of alexnet-lab's epoch lines ("..., 137 img/s").
+    let report = read("assets/reports/train-compare.md");
+    let mut epochs: Vec<f64> = report
+        .split("Commands, then each program's epoch lines:")
+        .nth(1)
+        .expect("train-compare.md's epoch lines")
+        .split("\n    .venv-peers")
+        .next()
+        .unwrap()
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("epoch "))
+        .map(|l| number(l.rsplit(", ").next().unwrap().trim_end_matches(" img/s")))
+        .collect();
+    epochs.sort_by(f64::total_cmp);
+    assert!(
+        !epochs.is_empty(),
+        "no alexnet-lab epoch lines in train-compare.md"
+    );
+    assert_eq!(
+        epochs[epochs.len() / 2],
+        number(&ours),
+        "the table's speed is the upper median"
+    );
+    let listed: Vec<String> = epochs.iter().map(|e| e.to_string()).collect();
+    let (last, rest) = listed.split_last().unwrap();
+    let ran_at = format!("which ran at {} and {last})", rest.join(", "));
+    assert!(
+        words(&readme).contains(&words(&ran_at)),
+        "the README should say: {ran_at}"
+    );
     let share = (100.0 * number(&ours) / number(&bench)).round();
     for phrase in [
         format!("ran its epochs at {ours} training images/s"),
@@ -654,13 +695,49 @@ fn the_readmes_cost_table_and_quoted_times_are_computed_or_reported() {
         );
     }
 
-    // The GPU run's time limit total, as gpu_run.sh printed it.
+    // How long the GPU run took, as gpu_run.sh printed it.
     let took = read("assets/reports/gpu-run.txt")
         .lines()
         .find_map(|l| l.strip_prefix("took ").map(str::to_string))
         .expect("gpu-run.txt's took line");
     assert!(
-        words(&readme).contains(&words(&format!("({took} in all on the H200)"))),
+        words(&readme).contains(&words(&format!("(the whole run took {took} on the H200)"))),
         "the README's GPU run time differs from assets/reports/gpu-run.txt ({took})"
     );
+}
+
+/// The README's error bounds are the tests' own constants: the Winograd kernels on the
+/// models' layers, and the layers against PyTorch's values.
+#[test]
+fn the_readmes_error_bounds_are_the_tests_constants() {
+    let readme = words(&read("README.md"));
+    let constant = |file: &str, name: &str| -> String {
+        let source = read(file);
+        let line = source
+            .lines()
+            .find(|l| l.starts_with(&format!("const {name}: f64 = ")))
+            .unwrap_or_else(|| panic!("{file} has no const {name}"));
+        line.rsplit("= ")
+            .next()
+            .unwrap()
+            .trim_end_matches(';')
+            .to_string()
+    };
+    let wino = "tests/winograd_inference.rs";
+    let (f43, f23) = (
+        constant(wino, "F43_ON_MODEL_LAYERS"),
+        constant(wino, "F23_ON_MODEL_LAYERS"),
+    );
+    let winograd = words(&format!(
+        "within {f43} of the f64 loops on the models' layers, against {f23}"
+    ));
+    assert_eq!(
+        readme.matches(&winograd).count(),
+        2,
+        "the README should say twice: {winograd}"
+    );
+    let torch = "tests/torch_fixtures.rs";
+    let (fwd, grad) = (constant(torch, "FORWARD_TOL"), constant(torch, "GRAD_TOL"));
+    let bounds = words(&format!("within {fwd} forward and {grad} backward"));
+    assert!(readme.contains(&bounds), "the README should say: {bounds}");
 }
