@@ -171,8 +171,37 @@ fn the_readme_quotes_the_gpu_run_as_gpu_run_wrote_it() {
         );
     }
 
+    // The machine and the verdict: compute capability, host cores and glibc, the bundle's
+    // commit, the number of steps.
+    let host = report
+        .lines()
+        .find_map(|l| l.strip_prefix("host: "))
+        .expect("the report's host line");
+    let cores = host.split(' ').next().unwrap();
+    let glibc = host.rsplit(' ').next().unwrap();
+    let commit = report
+        .lines()
+        .find_map(|l| l.split_once(" commit ").map(|(_, c)| c.trim()))
+        .expect("the bundle's commit");
+    let steps = verdict
+        .strip_prefix("gpu_run: ")
+        .and_then(|v| v.split(' ').next())
+        .unwrap();
+    for want in [
+        format!("(compute capability {},", fields[1]),
+        format!("a {cores}-core host with glibc {glibc})"),
+        format!("passed all {steps} steps"),
+        format!("That run was of commit {commit}."),
+    ] {
+        assert!(
+            words(status).contains(&words(&want)),
+            "the GPU status should say: {want}"
+        );
+    }
+
     // The table: each of the run's benchmark pairs as a row.
     let mut rows = 0;
+    let mut pairs = Vec::new();
     for line in report.lines() {
         let Some(rest) = line.trim().strip_prefix("alexnet ") else {
             continue;
@@ -197,11 +226,43 @@ fn the_readme_quotes_the_gpu_run_as_gpu_run_wrote_it() {
             "the GPU table lacks this row of the run:\n{row}"
         );
         rows += 1;
+        pairs.push((what.to_string(), ours, theirs));
     }
     assert_eq!(
         rows, 4,
         "the run benches cifar at 64 and 256, article at 32 and 128"
     );
+    // The prose's spans: PyTorch's speed over the crate's, and cifar's from batch 64 to 256.
+    let span = |ratio: &dyn Fn(&(f64, f64), &(f64, f64)) -> f64| {
+        let r: Vec<f64> = pairs.iter().map(|(_, o, t)| ratio(o, t)).collect();
+        let (lo, hi) = r
+            .iter()
+            .fold((f64::MAX, f64::MIN), |(lo, hi), &x| (lo.min(x), hi.max(x)));
+        format!("{lo:.1} to {hi:.1}")
+    };
+    let faster = format!(
+        "PyTorch trains {} times faster and infers {} times faster",
+        span(&|o, t| t.0 / o.0),
+        span(&|o, t| t.1 / o.1)
+    );
+    let cifar = |batch: &str| {
+        pairs
+            .iter()
+            .find(|(w, _, _)| w == &format!("cifar batch {batch}"))
+            .map(|(_, o, _)| thousands(o.0))
+            .unwrap_or_else(|| panic!("no cifar batch {batch} line"))
+    };
+    let grows = format!(
+        "(cifar: {} to {} images/s from batch 64 to 256)",
+        cifar("64"),
+        cifar("256")
+    );
+    for want in [faster, grows] {
+        assert!(
+            words(status).contains(&words(&want)),
+            "the GPU section should say: {want}"
+        );
+    }
 }
 
 #[test]
