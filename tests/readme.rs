@@ -233,8 +233,7 @@ fn the_readme_quotes_the_gpu_run_as_gpu_run_wrote_it() {
         "the run benches cifar at 64 and 256, article at 32 and 128"
     );
     // The prose's spans: PyTorch's speed over the crate's, and cifar's from batch 64 to 256.
-    let span = |ratio: &dyn Fn(&(f64, f64), &(f64, f64)) -> f64| {
-        let r: Vec<f64> = pairs.iter().map(|(_, o, t)| ratio(o, t)).collect();
+    let span = |r: Vec<f64>| {
         let (lo, hi) = r
             .iter()
             .fold((f64::MAX, f64::MIN), |(lo, hi), &x| (lo.min(x), hi.max(x)));
@@ -242,8 +241,8 @@ fn the_readme_quotes_the_gpu_run_as_gpu_run_wrote_it() {
     };
     let faster = format!(
         "PyTorch trains {} times faster and infers {} times faster",
-        span(&|o, t| t.0 / o.0),
-        span(&|o, t| t.1 / o.1)
+        span(pairs.iter().map(|(_, o, t)| t.0 / o.0).collect()),
+        span(pairs.iter().map(|(_, o, t)| t.1 / o.1).collect())
     );
     let cifar = |batch: &str| {
         pairs
