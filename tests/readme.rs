@@ -79,6 +79,54 @@ fn the_readme_quotes_the_fashion_mnist_run_as_the_tool_printed_it() {
         readme.contains(command),
         "README.md lacks the command: {command}"
     );
+
+    // "shirts are the hardest class, mistaken for T-shirts N times in 1,000": the confusion
+    // matrix's row with the smallest diagonal, and its largest other entry.
+    let classes = [
+        "T-shirt/top",
+        "trouser",
+        "pullover",
+        "dress",
+        "coat",
+        "sandal",
+        "shirt",
+        "sneaker",
+        "bag",
+        "ankle boot",
+    ];
+    let matrix = report
+        .split_once("confusion matrix")
+        .expect("the report's confusion matrix")
+        .1;
+    let rows: Vec<Vec<u32>> = classes
+        .iter()
+        .map(|c| {
+            let line = matrix
+                .lines()
+                .find(|l| l.trim_start().starts_with(&format!("{c} ")))
+                .unwrap_or_else(|| panic!("no confusion row for {c}"));
+            line.trim_start()[c.len()..]
+                .split_whitespace()
+                .map(|n| n.parse().unwrap())
+                .collect()
+        })
+        .collect();
+    let hardest = (0..10).min_by_key(|&i| rows[i][i]).unwrap();
+    let (most, times) = (0..10)
+        .filter(|&j| j != hardest)
+        .map(|j| (j, rows[hardest][j]))
+        .max_by_key(|&(_, n)| n)
+        .unwrap();
+    let total: u32 = rows[hardest].iter().sum();
+    assert_eq!((classes[hardest], classes[most]), ("shirt", "T-shirt/top"));
+    let said = format!(
+        "shirts are the hardest class, mistaken for T-shirts {times} times in {}",
+        thousands(total as f64)
+    );
+    assert!(
+        words(&readme).contains(&words(&said)),
+        "the README should say: {said}"
+    );
 }
 
 #[test]
@@ -300,6 +348,32 @@ fn the_readme_latency_table_is_the_runners_report() {
         readme.contains(&format!("Measured {date} on this project's")),
         "the README's latency section should give the report's date, {date}"
     );
+    // ... its machine and its notebooks: "2 cores, ...; 12 lessons and 12 solutions -->".
+    let cores = header
+        .split(" cores,")
+        .next()
+        .and_then(|h| h.rsplit(' ').next())
+        .unwrap_or_default();
+    let count = |what: &str| -> usize {
+        header
+            .split(&format!(" {what}"))
+            .next()
+            .and_then(|h| h.rsplit(' ').next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("the report's header counts no {what}: {header}"))
+    };
+    let (lessons, solutions) = (count("lessons"), count("solutions"));
+    for want in [
+        format!(
+            "{cores}-core machine, the whole course ({lessons} lessons and {solutions} solutions)"
+        ),
+        format!("| **the course, {} notebooks** |", lessons + solutions),
+    ] {
+        assert!(
+            words(&readme).contains(&words(&want)),
+            "the README should say: {want}"
+        );
+    }
     // The report's rows by notebook: kernel start, first cell, cells, median, p90, slowest (its
     // seconds), total. (The slowest cell's code may hold `|`, so the total is the last field,
     // not the eighth.)
@@ -404,6 +478,35 @@ fn the_readme_quotes_the_ablation_table_as_the_script_wrote_it() {
         readme.contains("scripts/ablation.sh full"),
         "the README names the command"
     );
+    // The budget as the run's own header line gives it: "(2700 train / 300 validation /
+    // 10000 test images)", 4 epochs.
+    let sizes = report
+        .split_once(" train / ")
+        .map(|(before, after)| {
+            let train: f64 = before.rsplit('(').next().unwrap().parse().unwrap();
+            let test: f64 = after
+                .split(" / ")
+                .nth(1)
+                .and_then(|t| t.split(' ').next())
+                .unwrap()
+                .parse()
+                .unwrap();
+            (train, test)
+        })
+        .expect("the ablation's data line");
+    let epochs = report
+        .split_once("--epochs ")
+        .and_then(|(_, e)| e.split(|c: char| !c.is_ascii_digit()).next())
+        .unwrap();
+    let budget = format!(
+        "budget, {} Fashion-MNIST photos for {epochs} epochs, scored on the {} test photos",
+        thousands(sizes.0),
+        thousands(sizes.1)
+    );
+    assert!(
+        words(&readme).contains(&words(&budget)),
+        "the README should say: {budget}"
+    );
 }
 
 #[test]
@@ -429,6 +532,18 @@ fn the_readme_quotes_the_speed_comparison_as_compare_wrote_it() {
             "README.md lacks this line of assets/reports/compare.md (run make compare, copy runs/compare.md there):\n{line}"
         );
     }
+    // "ahead of both peers on all 6 figures": every ratio (the crate against the better peer)
+    // above 1.
+    let ratios: Vec<f64> = rows[2..]
+        .iter()
+        .map(|r| {
+            let ratio = r.trim_matches('|').split('|').nth(5).unwrap().trim();
+            ratio.trim_end_matches('x').parse().unwrap()
+        })
+        .collect();
+    assert!(ratios.iter().all(|&r| r > 1.0), "{ratios:?}");
+    let ahead = format!("ahead of both peers on all {} figures", ratios.len());
+    assert!(readme.contains(&ahead), "the README should say: {ahead}");
 }
 
 #[test]
@@ -501,6 +616,20 @@ fn the_readme_quotes_the_three_frameworks_trained_as_train_compare_wrote_it() {
     assert!(
         readme.contains("python3 bench/train_compare.py"),
         "the README names the command"
+    );
+    // "PyTorch ... lands within half a point" of the crate's test accuracy.
+    let accuracy = |program: &str| -> f64 {
+        let row = rows
+            .iter()
+            .find(|r| r.starts_with(&format!("| {program} |")))
+            .unwrap();
+        let cell = row.trim_matches('|').split('|').nth(1).unwrap().trim();
+        cell.trim_end_matches('%').parse().unwrap()
+    };
+    let gap = (accuracy("alexnet-lab") - accuracy("PyTorch")).abs();
+    assert!(
+        gap < 0.5 && words(&readme).contains("lands within half a point"),
+        "the README says PyTorch lands within half a point; the report's gap is {gap:.2}"
     );
 }
 
@@ -668,6 +797,29 @@ fn the_readmes_cost_table_and_quoted_times_are_computed_or_reported() {
         assert!(
             readme.contains(&row),
             "the README's cost table lacks the row summary() computes:\n{row}"
+        );
+    }
+
+    // Fashion-MNIST's three equal planes: cifar's first convolution against one plane's.
+    let conv1 = summary(ModelName::Cifar).rows[0].macs;
+    let total = summary(ModelName::Cifar).total_macs();
+    assert!(
+        100 * (conv1 - conv1 / 3) < total,
+        "the extra is under 1% of the model's"
+    );
+    let planes = format!(
+        "{} multiply-adds an image where one plane would need {}",
+        thousands(conv1 as f64),
+        thousands((conv1 / 3) as f64)
+    );
+    let more = format!(
+        "{} more, under 1% of the model's",
+        thousands((conv1 - conv1 / 3) as f64)
+    );
+    for want in [planes, more] {
+        assert!(
+            words(&readme).contains(&words(&want)),
+            "the README should say: {want}"
         );
     }
 
