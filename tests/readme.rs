@@ -953,3 +953,53 @@ fn the_readmes_error_bounds_are_the_tests_constants() {
     let bounds = words(&format!("within {fwd} forward and {grad} backward"));
     assert!(readme.contains(&bounds), "the README should say: {bounds}");
 }
+
+/// The GPU check's figures as its log gives them: how many of the model's parameter gradients
+/// it compared, and the largest forward and gradient differences.
+#[test]
+fn the_readme_quotes_the_gpu_check_as_its_log_gives_it() {
+    let readme = words(&read("README.md"));
+    let log = read("assets/reports/gpu-check.txt");
+    let diffs: Vec<(&str, f64)> = log
+        .lines()
+        .filter_map(|l| l.strip_prefix("ok   "))
+        .filter_map(|l| l.split_once(": relative difference "))
+        .map(|(name, d)| (name, d.trim().parse().unwrap()))
+        .collect();
+    let sorted = |gradient: bool| {
+        let mut v: Vec<f64> = diffs
+            .iter()
+            .filter(|(name, _)| name.ends_with("gradient") == gradient)
+            .map(|d| d.1)
+            .collect();
+        v.sort_by(f64::total_cmp);
+        v
+    };
+    let (forward, gradients) = (sorted(false), sorted(true));
+    let params = diffs
+        .iter()
+        .filter(|(name, _)| name.starts_with("cifar parameter "))
+        .count();
+    let (worst, second) = (
+        gradients[gradients.len() - 1],
+        gradients[gradients.len() - 2],
+    );
+    assert!(
+        second < 5e-5,
+        "every other gradient within 5e-5: {second:e}"
+    );
+    for want in [
+        format!("all {params} of its parameters' gradients"),
+        format!(
+            "Forward values agree within {:.1e} of their largest, gradients within {:.1e}",
+            forward[forward.len() - 1],
+            worst
+        ),
+        "every other within 5e-5".to_string(),
+    ] {
+        assert!(
+            readme.contains(&words(&want)),
+            "the README should say: {want}"
+        );
+    }
+}
