@@ -327,6 +327,18 @@ fn the_readme_quotes_the_test_run_as_test_sh_wrote_it() {
         "the README's quote differs from assets/reports/test-run.txt"
     );
     assert!(written[0].starts_with("tests: ") && written[0].ends_with(" passed, 0 failed"));
+    // "from a fresh clone on N cores": the report's header ("..., 2 cores, Linux x86_64").
+    let cores = report
+        .lines()
+        .next()
+        .and_then(|h| h.split(" cores,").next())
+        .and_then(|h| h.rsplit(' ').next())
+        .unwrap_or_default();
+    let fresh = format!("from a fresh clone on {cores} cores");
+    assert!(
+        words(&readme).contains(&fresh),
+        "the README should say: {fresh}"
+    );
 }
 
 #[test]
@@ -915,6 +927,40 @@ fn the_readmes_cost_table_and_quoted_times_are_computed_or_reported() {
     assert!(
         words(&readme).contains(&words(&format!("(the whole run took {took} on the H200)"))),
         "the README's GPU run time differs from assets/reports/gpu-run.txt ({took})"
+    );
+}
+
+/// The models' parameter counts as `summary` computes them from the types (the models table,
+/// the course map), and the PyTorch version that made the fixtures.
+#[test]
+fn the_readmes_parameter_counts_and_torch_version_are_the_codes() {
+    use alexnet_lab::prelude::{summary, ModelName};
+    let readme = read("README.md");
+    for model in [ModelName::Paper, ModelName::Article, ModelName::Cifar] {
+        let count = thousands(summary(model).total_params() as f64);
+        let row = readme
+            .lines()
+            .find(|l| l.starts_with(&format!("| `{model}` | 3x")))
+            .unwrap_or_else(|| panic!("the models table has no row for {model}"));
+        assert!(
+            row.ends_with(&format!("| {count} |")),
+            "the models table's {model} row should end with {count}: {row}"
+        );
+    }
+    let paper = thousands(summary(ModelName::Paper).total_params() as f64);
+    assert!(
+        readme.contains(&format!("the paper's {paper} parameters")),
+        "the course map should give the paper's {paper} parameters"
+    );
+    let made_by = read("tests/fixtures/torch.json");
+    let version = made_by
+        .split_once("torch ")
+        .and_then(|(_, v)| v.split('.').take(2).collect::<Vec<_>>().join(".").into())
+        .unwrap_or_default();
+    let with = format!("with torch {version}:");
+    assert!(
+        words(&readme).contains(&words(&with)),
+        "the README should say the fixtures were made {with}"
     );
 }
 
