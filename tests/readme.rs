@@ -82,18 +82,7 @@ fn the_readme_quotes_the_fashion_mnist_run_as_the_tool_printed_it() {
 
     // "shirts are the hardest class, mistaken for T-shirts N times in 1,000": the confusion
     // matrix's row with the smallest diagonal, and its largest other entry.
-    let classes = [
-        "T-shirt/top",
-        "trouser",
-        "pullover",
-        "dress",
-        "coat",
-        "sandal",
-        "shirt",
-        "sneaker",
-        "bag",
-        "ankle boot",
-    ];
+    let classes = alexnet_lab::data::DatasetKind::FashionMnist.classes();
     let matrix = report
         .split_once("confusion matrix")
         .expect("the report's confusion matrix")
