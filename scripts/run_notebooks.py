@@ -310,8 +310,10 @@ async def run(paths, args):
     CPU, and the latency report measures both slower than a learner's one notebook sees."""
     failures, passed, timings = [], 0, []
     runnable = []
+    notebooks = {}
     for path in paths:
-        dirty, no_id = committed_outputs(nbformat.read(path, as_version=4)), cells_without_id(path)
+        nb = notebooks[path] = nbformat.read(path, as_version=4)
+        dirty, no_id = committed_outputs(nb), cells_without_id(path)
         if dirty:
             failures.append(f"{path.name}: committed with outputs in cells {dirty}; clear them before committing")
         elif no_id:
@@ -338,7 +340,7 @@ async def run(paths, args):
             finally:
                 if args.overlap and i + 1 < len(runnable):
                     upcoming = starting(runnable[i + 1])
-            nb = nbformat.read(path, as_version=4)
+            nb = notebooks[path]
             timer = CellTimer()
             client = NotebookClient(nb, km=kernel.km, timeout=args.timeout, startup_timeout=STARTUP_TIMEOUT,
                                     allow_errors=True, resources={"metadata": {"path": str(path.parent)}},

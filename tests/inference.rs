@@ -93,20 +93,6 @@ fn square_conv(
     }
 }
 
-/// Whether the layers run a square convolution of these sizes (`I` input channels, one
-/// group) on the Winograd kernel rather than im2col.
-fn takes_winograd(
-    i: usize,
-    o: usize,
-    k: usize,
-    stride: usize,
-    pad: usize,
-    side: usize,
-    os: usize,
-) -> bool {
-    winograd::applies(&square_conv(2, i, o, k, stride, pad, side, os))
-}
-
 /// A `cifar` block (3x3 convolution, batch norm, ReLU) from `$i` channels on an odd 9x9
 /// map (partial Winograd tiles) against the separate layers and against naive loops, on
 /// the kernel `$winograd` says (asserted by its output's bits).
@@ -177,11 +163,8 @@ macro_rules! article_case {
     ($name:ident, $i:literal, $o:literal, $k:literal, $st:literal, $p:literal, $h:literal, $os:literal, winograd $w:literal, seeds $s1:literal $s2:literal $(, pool $pk:literal $ps:literal $pos:literal)?) => {
         #[test]
         fn $name() {
-            assert_eq!(
-                takes_winograd($i, $o, $k, $st, $p, $h, $os),
-                $w,
-                "the kernel"
-            );
+            let spec = square_conv(2, $i, $o, $k, $st, $p, $h, $os);
+            assert_eq!(winograd::applies(&spec), $w, "the kernel");
             let dev = Cpu::seed_from_u64($s1);
             let mut block = dev.build_module::<ConvReluBn<
                 $i,
@@ -208,7 +191,6 @@ macro_rules! article_case {
             // the block's, bit for bit (and the other kernel's is not).
             let (a, c) = block.2.try_folded().unwrap();
             let epilogue = Epilogue::ReluAffine { a: a.as_vec(), c: c.as_vec() };
-            let spec = square_conv(2, $i, $o, $k, $st, $p, $h, $os);
             let (xv, wv, bv) = (x.as_vec(), block.0.weight.as_vec(), block.0.bias.as_vec());
             let then_next = |conv: Vec<f32>| {
                 let conv = dev.tensor_from_vec(conv, Rank4::<2, $o, $os, $os>::default());
